@@ -259,6 +259,7 @@ char *path_join(const char *a, const char *b)
     while (la > 1 && a[la - 1] == '/') la--;
     while (*b == '/') b++;
     if (!*b) return xstrndup(a, la);
+    if (la == 1 && a[0] == '/') return xasprintf("/%s", b);
     return xasprintf("%.*s/%s", (int)la, a, b);
 }
 
