@@ -1,7 +1,7 @@
-/* main.c — placeholder until the CLI lands. */
-#include <stdio.h>
-int main(void)
+/* main.c — entry point: everything happens in cli.c. */
+#include "cli.h"
+
+int main(int argc, char **argv)
 {
-    puts("embecode 0.1.0");
-    return 0;
+    return cli_main(argc, argv);
 }

@@ -2,12 +2,15 @@
 # The one entry point for tests: runs every unit-test binary in $BUILD/tests and every
 # end-to-end test in tests/e2e (test_*.sh and test_*.mjs, each an executable script that
 # prints its own "N passed, N failed" line), then prints the total.
-# Usage: BUILD=build bash tests/run.sh [filter]   (filter: substring of the test file name)
+# Usage: BUILD=build bash tests/run.sh [--unit|--e2e] [filter]
+#   (filter: substring of the test file name)
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 export EMBECODE_BIN="$PWD/$BUILD/embecode"
 export BUILD
+only=
+case "${1:-}" in --unit|--e2e) only=$1; shift;; esac
 filter=${1:-}
 total_pass=0; total_fail=0; failed_suites=()
 
@@ -32,6 +35,7 @@ run_one() { # name, command...
 }
 
 for t in "$BUILD"/tests/test_*; do
+  [ "$only" = --e2e ] && break
   [ -x "$t" ] || continue
   case "$t" in *.o|*.d) continue;; esac
   name=$(basename "$t")
@@ -39,6 +43,7 @@ for t in "$BUILD"/tests/test_*; do
   run_one "$name" "$t"
 done
 for t in tests/e2e/test_*.sh tests/e2e/test_*.mjs; do
+  [ "$only" = --unit ] && break
   [ -f "$t" ] || continue
   name=$(basename "$t")
   [ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && continue

@@ -1,0 +1,305 @@
+/* app.c — see app.h. */
+#include "app.h"
+
+#include "daemon.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int app_open(app_t *a, const app_overrides_t *ov, err_t *err)
+{
+    memset(a, 0, sizeof *a);
+    a->lock_fd = -1;
+    index_state_init(&a->state);
+    if (project_resolve(&a->project, ov ? ov->path : NULL, err) != 0) return -1;
+    config_defaults(&a->config);
+    if (config_load(&a->config, a->project.root, err) != 0) return -1;
+    if (ov && ov->model) {
+        free(a->config.embed_model);
+        a->config.embed_model = xstrdup(ov->model);
+    }
+    if (ov && ov->top_k) a->config.top_k = ov->top_k;
+    if (ov && ov->mode) {
+        search_mode_t m;
+        if (search_mode_parse(ov->mode, &m) != 0)
+            return err_set(err, "--mode %s: unknown mode; use hybrid, semantic or keyword",
+                           ov->mode);
+        free(a->config.default_mode);
+        a->config.default_mode = xstrdup(ov->mode);
+    }
+    return 0;
+}
+
+static void stop_threads(app_t *a)
+{
+    a->stop = 1;
+    if (a->index_thread_started) pthread_join(a->index_thread, NULL);
+    a->index_thread_started = false;
+    /* The takeover thread may be blocked in flock(); it is detached and dies with us. */
+}
+
+void app_close(app_t *a)
+{
+    stop_threads(a);
+    store_close(a->query_store);
+    a->query_store = NULL;
+    daemon_lock_release(a->lock_fd);
+    a->lock_fd = -1;
+    config_free(&a->config);
+    project_free(&a->project);
+    index_state_destroy(&a->state);
+}
+
+static int run_catchup(app_t *a, err_t *err)
+{
+    store_t *w = store_open(a->project.db_path, false, err);
+    if (!w) return -1;
+    indexer_opts_t o = {
+        .project = &a->project,
+        .config = &a->config,
+        .state = &a->state,
+        .stop = &a->stop,
+        .progress = a->progress,
+        .progress_ctx = a->progress_ctx,
+    };
+    int rc = indexer_catchup(w, &o, err);
+    store_close(w);
+    return rc < 0 ? -1 : 0;
+}
+
+static void *index_main(void *arg)
+{
+    app_t *a = arg;
+    err_t err;
+    if (run_catchup(a, &err) != 0) log_error("indexing failed: %s", err.msg);
+    return NULL;
+}
+
+static void become_owner(app_t *a, int fd)
+{
+    a->lock_fd = fd;
+    atomic_store(&a->role_owner, 1);
+    if (pthread_create(&a->index_thread, NULL, index_main, a) == 0)
+        a->index_thread_started = true;
+}
+
+static void *takeover_main(void *arg)
+{
+    app_t *a = arg;
+    err_t err;
+    int fd;
+    if (daemon_lock_wait(a->project.lock_path, &fd, &err) != 0) {
+        log_error("cannot wait for the index owner: %s", err.msg);
+        return NULL;
+    }
+    if (a->stop) {
+        daemon_lock_release(fd);
+        return NULL;
+    }
+    log_info("the previous index owner is gone; this process takes over indexing");
+    /* index_thread is only touched here in readers, so no race with become_owner(). */
+    become_owner(a, fd);
+    return NULL;
+}
+
+int app_start_background(app_t *a, err_t *err)
+{
+    if (project_ensure_cache_dir(&a->project, err) != 0) return -1;
+    int fd;
+    int got = daemon_lock_try(a->project.lock_path, &fd, err);
+    if (got < 0) return -1;
+    if (got) {
+        log_info("indexing %s (index: %s)", a->project.root, a->project.db_path);
+        become_owner(a, fd);
+        return 0;
+    }
+    log_info("another embecode process owns the index of %s; serving queries as a reader",
+             a->project.root);
+    if (pthread_create(&a->takeover_thread, NULL, takeover_main, a) == 0) {
+        pthread_detach(a->takeover_thread);
+        a->takeover_thread_started = true;
+    }
+    return 0;
+}
+
+int app_index_foreground(app_t *a, err_t *err)
+{
+    if (project_ensure_cache_dir(&a->project, err) != 0) return -1;
+    int fd;
+    int got = daemon_lock_try(a->project.lock_path, &fd, err);
+    if (got < 0) return -1;
+    if (!got) {
+        log_info("another embecode process is indexing this project; waiting for it");
+        if (daemon_lock_wait(a->project.lock_path, &fd, err) != 0) return -1;
+    }
+    a->lock_fd = fd;
+    atomic_store(&a->role_owner, 1);
+    int rc = run_catchup(a, err);
+    daemon_lock_release(a->lock_fd);
+    a->lock_fd = -1;
+    atomic_store(&a->role_owner, 0);
+    return rc;
+}
+
+/* Opens the read connection once the index file exists. */
+static store_t *query_store(app_t *a, err_t *err)
+{
+    if (a->query_store) return a->query_store;
+    struct stat st;
+    if (stat(a->project.db_path, &st) != 0) {
+        err_set(err, "no index yet");
+        return NULL;
+    }
+    a->query_store = store_open(a->project.db_path, true, err);
+    return a->query_store;
+}
+
+bool app_index_complete(app_t *a)
+{
+    pthread_mutex_lock(&a->state.mu);
+    bool ready = a->state.keyword_ready;
+    pthread_mutex_unlock(&a->state.mu);
+    if (ready) return true;
+    err_t err;
+    store_t *s = query_store(a, &err);
+    if (!s) return false;
+    char *v = NULL;
+    if (store_meta_get(s, INDEXER_META_COMPLETE, &v, &err) != 0) return false;
+    ready = v && strcmp(v, "1") == 0;
+    free(v);
+    if (ready) {
+        pthread_mutex_lock(&a->state.mu);
+        a->state.keyword_ready = true;
+        pthread_mutex_unlock(&a->state.mu);
+    }
+    return ready;
+}
+
+/* Progress as seen by this process: its own indexer, or the owner's published state. */
+typedef struct {
+    bool is_indexing;
+    const char *type;
+    char current_file[1024];
+    uint64_t done, total, too_large;
+} progress_t;
+
+static void read_progress(app_t *a, progress_t *p)
+{
+    memset(p, 0, sizeof *p);
+    if (atomic_load(&a->role_owner)) {
+        pthread_mutex_lock(&a->state.mu);
+        p->is_indexing = a->state.is_indexing;
+        p->type = a->state.indexing_type;
+        snprintf(p->current_file, sizeof p->current_file, "%s", a->state.current_file);
+        p->done = a->state.files_done;
+        p->total = a->state.files_total;
+        p->too_large = a->state.skipped_too_large;
+        pthread_mutex_unlock(&a->state.mu);
+        return;
+    }
+    err_t err;
+    store_t *s = query_store(a, &err);
+    char *txt = NULL;
+    if (!s || store_meta_get(s, INDEXER_META_STATE, &txt, &err) != 0 || !txt) {
+        free(txt);
+        return;
+    }
+    cJSON *j = cJSON_Parse(txt);
+    free(txt);
+    if (!j) return;
+    /* A reader whose owner died sees stale "is_indexing"; it takes over within moments. */
+    p->is_indexing = cJSON_IsTrue(cJSON_GetObjectItem(j, "is_indexing"));
+    const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(j, "indexing_type"));
+    p->type = !t ? NULL : !strcmp(t, "full") ? "full" : !strcmp(t, "catchup") ? "catchup"
+                                                                              : "incremental";
+    const char *cf = cJSON_GetStringValue(cJSON_GetObjectItem(j, "current_file"));
+    snprintf(p->current_file, sizeof p->current_file, "%s", cf ? cf : "");
+    p->done = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "files_done"));
+    p->total = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "files_total"));
+    p->too_large = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "skipped_too_large"));
+    cJSON_Delete(j);
+}
+
+static cJSON *retry_item(app_t *a)
+{
+    progress_t p;
+    read_progress(a, &p);
+    char msg[256];
+    if (p.total)
+        snprintf(msg, sizeof msg, "Index is being built: %llu/%llu files",
+                 (unsigned long long)p.done, (unsigned long long)p.total);
+    else
+        snprintf(msg, sizeof msg, "Index is being built: scanning the project for files");
+    cJSON *res = cJSON_CreateObject();
+    cJSON *arr = cJSON_AddArrayToObject(res, "results");
+    cJSON *item = cJSON_CreateObject();
+    cJSON_AddStringToObject(item, "error", msg);
+    cJSON_AddBoolToObject(item, "retry_recommended", true);
+    cJSON_AddItemToArray(arr, item);
+    return res;
+}
+
+cJSON *app_search(app_t *a, const search_req_t *req, err_t *err)
+{
+    if (!app_index_complete(a)) return retry_item(a);
+    store_t *s = query_store(a, err);
+    if (!s) return NULL;
+    return search_run(s, req, err);
+}
+
+cJSON *app_status(app_t *a)
+{
+    cJSON *j = cJSON_CreateObject();
+    err_t err;
+    store_counts_t c = {0};
+    store_t *s = query_store(a, &err);
+    bool have_counts = s && store_counts(s, a->config.embed_model, &c, &err) == 0;
+    progress_t p;
+    read_progress(a, &p);
+    bool owner = atomic_load(&a->role_owner);
+
+    cJSON_AddNumberToObject(j, "files_indexed", (double)(c.files - c.skipped_binary));
+    cJSON_AddNumberToObject(j, "total_chunks", (double)c.chunks);
+    cJSON_AddStringToObject(j, "embedding_model", a->config.embed_model);
+    if (c.last_indexed_max > 0) {
+        char iso[32];
+        time_iso8601(c.last_indexed_max, iso, sizeof iso);
+        cJSON_AddStringToObject(j, "last_updated", iso);
+    } else {
+        cJSON_AddNullToObject(j, "last_updated");
+    }
+    cJSON_AddBoolToObject(j, "is_indexing", p.is_indexing);
+    if (p.is_indexing && p.type) cJSON_AddStringToObject(j, "indexing_type", p.type);
+    else cJSON_AddNullToObject(j, "indexing_type");
+    if (p.is_indexing && p.current_file[0])
+        cJSON_AddStringToObject(j, "current_file", p.current_file);
+    else cJSON_AddNullToObject(j, "current_file");
+    double progress = p.is_indexing ? (p.total ? (double)p.done / (double)p.total : 0.0) : 1.0;
+    cJSON_AddNumberToObject(j, "progress", progress);
+    cJSON_AddNumberToObject(j, "files_to_process",
+                            p.is_indexing && p.total > p.done ? (double)(p.total - p.done) : 0);
+    cJSON_AddStringToObject(j, "role", owner ? "owner" : "reader");
+    cJSON_AddNumberToObject(j, "embedded_chunks", (double)c.embedded_chunks);
+    cJSON_AddBoolToObject(j, "semantic_ready", false);
+    cJSON_AddNumberToObject(j, "skipped_binary", (double)c.skipped_binary);
+    cJSON_AddNumberToObject(j, "skipped_too_large", (double)p.too_large);
+    const char *msg = NULL;
+    char buf[1024];
+    pthread_mutex_lock(&a->state.mu);
+    if (a->state.error[0]) {
+        snprintf(buf, sizeof buf, "Indexing failed: %s", a->state.error);
+        msg = buf;
+    }
+    pthread_mutex_unlock(&a->state.mu);
+    if (!msg && !have_counts && !p.is_indexing)
+        msg = "No index yet: it is built when the server starts or by `embecode index`.";
+    if (!msg)
+        msg = "Embeddings are not available in this version: semantic and hybrid searches use "
+              "keyword ranking.";
+    cJSON_AddStringToObject(j, "message", msg);
+    return j;
+}

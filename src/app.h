@@ -1,0 +1,62 @@
+/* app.h — one running embecode for one project: configuration, index location, owner
+ * election, the background indexer, and the two operations every front end offers
+ * (search, status). Used by the MCP server and by the CLI.
+ *
+ * Threads: app_search() and app_status() must be called from one thread at a time (the
+ * request thread); the indexer and the takeover waiter run on their own threads and share
+ * only app->state (under its mutex) and atomics. */
+#ifndef EMBECODE_APP_H
+#define EMBECODE_APP_H
+
+#include "config.h"
+#include "indexer.h"
+#include "project.h"
+#include "search.h"
+#include "store.h"
+
+#include <cjson/cJSON.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+typedef struct {
+    project_t project;
+    config_t config;
+    index_state_t state;
+    store_t *query_store;   /* read-only connection for requests; opened lazily */
+    atomic_int role_owner;  /* 1 when this process holds daemon.lock */
+    int lock_fd;
+    volatile int stop;      /* asks background threads to finish */
+    pthread_t index_thread, takeover_thread;
+    bool index_thread_started, takeover_thread_started;
+    bool quiet_progress;
+    indexer_progress_fn progress;
+    void *progress_ctx;
+} app_t;
+
+/* Resolves the project, loads configuration (files, then the overrides: NULL/0 = none).
+ * Returns -1 with err on a bad path or configuration. */
+typedef struct {
+    const char *path;
+    const char *model;
+    int top_k;
+    const char *mode;
+} app_overrides_t;
+int app_open(app_t *a, const app_overrides_t *ov, err_t *err);
+void app_close(app_t *a); /* stops threads (waits at most for the batch in flight) */
+
+/* Serving: elect; the owner indexes in a background thread, a reader waits to take over. */
+int app_start_background(app_t *a, err_t *err);
+
+/* CLI `index`: takes ownership (waiting for another owner to finish if needed) and runs a
+ * catch-up pass in this thread. Returns 0, or -1 with err. */
+int app_index_foreground(app_t *a, err_t *err);
+/* True when a complete keyword pass exists on disk. */
+bool app_index_complete(app_t *a);
+
+/* search_code: the structured result ({"results": [...], "note"?}) or, while the first
+ * keyword pass is running, the retry item. NULL with err on a storage failure. */
+cJSON *app_search(app_t *a, const search_req_t *req, err_t *err);
+/* index_status as a JSON object (DESIGN §2 fields). Never NULL. */
+cJSON *app_status(app_t *a);
+
+#endif
