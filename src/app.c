@@ -267,7 +267,7 @@ cJSON *app_status(app_t *a)
     cJSON_AddStringToObject(j, "embedding_model", a->config.embed_model);
     if (c.last_indexed_max > 0) {
         char iso[32];
-        time_iso8601(c.last_indexed_max, iso, sizeof iso);
+        time_iso8601(c.last_indexed_max / 1000000000, iso, sizeof iso);
         cJSON_AddStringToObject(j, "last_updated", iso);
     } else {
         cJSON_AddNullToObject(j, "last_updated");

@@ -69,7 +69,7 @@ typedef struct {
     const char *command;
     const char *query;
     const char *path_prefix;
-    bool json, help;
+    bool json, help, log_level_set;
 } args_t;
 
 static int usage_error(const char *cmd, const char *fmt, const char *arg)
@@ -106,6 +106,7 @@ static int parse_args(int argc, char **argv, args_t *a)
             int l = log_level_parse(val);
             if (l < 0) return usage_error(cmd_prefix, "unknown log level '%s'", val);
             log_set_level((log_level_t)l);
+            a->log_level_set = true;
         } else if (!strcmp(s, "--mode")) {
             NEEDS_VALUE();
             a->ov.mode = val;
@@ -397,6 +398,10 @@ int cli_main(int argc, char **argv)
         return CLI_OK;
     }
     if (!strcmp(a.command, "serve")) return serve_run(&a.ov);
+    /* Search and status print results; their progress logs would only be noise. */
+    if ((!strcmp(a.command, "search") || !strcmp(a.command, "status")) && !a.log_level_set &&
+        !getenv("EMBECODE_LOG"))
+        log_set_level(LOG_WARNING);
 
     app_t app;
     err_t err;
