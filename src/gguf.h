@@ -43,16 +43,29 @@ typedef struct gguf gguf_t;
  * Tensor types outside gguf_dtype_t are refused by name ("tensor blk.0.ffn_up.weight has
  * type Q4_K, which embecode does not support; use an F32, F16, BF16, Q8_0 or Q4_0 file"). */
 gguf_t *gguf_open(const char *path, err_t *err);
-/* Same over a caller-owned buffer (kept, not copied; used by tests and fuzzing). */
+/* Same over a caller-owned buffer (kept, not copied; used by tests and fuzzing). The buffer
+ * must outlive the gguf_t; tensor data is aligned relative to the buffer's start, so pass a
+ * buffer aligned at least to general.alignment when the data will be read as numbers. */
 gguf_t *gguf_open_memory(const void *data, size_t size, const char *name, err_t *err);
 void gguf_close(gguf_t *g); /* NULL-safe */
 
 uint32_t gguf_version(const gguf_t *g);
+uint32_t gguf_alignment(const gguf_t *g); /* general.alignment, default 32 */
+const char *gguf_name(const gguf_t *g);   /* the path or name given at open */
 size_t gguf_tensor_count(const gguf_t *g);
 const gguf_tensor_t *gguf_tensor_at(const gguf_t *g, size_t i);
 /* NULL when absent. */
 const gguf_tensor_t *gguf_find_tensor(const gguf_t *g, const char *name);
-const char *gguf_dtype_name(uint32_t type); /* "F32", "Q4_K", ... or "type 99" */
+/* "F32", "Q4_K", ... or "type 99" (the latter in a thread-local buffer valid until the next
+ * call from the same thread). */
+const char *gguf_dtype_name(uint32_t type);
+
+/* Metadata enumeration in file order (i < gguf_kv_count; NULL when out of range). Keys are
+ * not NUL-terminated: (return value, *len) points into the mapping. gguf_kv_type gives the
+ * value type of key (0, or -1 when absent). */
+size_t gguf_kv_count(const gguf_t *g);
+const char *gguf_kv_key(const gguf_t *g, size_t i, size_t *len);
+int gguf_kv_type(const gguf_t *g, const char *key, gguf_vtype_t *type);
 
 /* Metadata getters: return 0 and set *out when key exists and converts losslessly;
  * -1 when missing or of an incompatible type (integers of any width convert to the
