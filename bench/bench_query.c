@@ -36,9 +36,8 @@ int main(int argc, char **argv)
     sqlite3_stmt *st;
     sqlite3_prepare_v2(db,
                        "SELECT definitions FROM chunks WHERE definitions != '' "
-                       "AND rowid % 97 = 13 ORDER BY rowid LIMIT ?",
+                       "AND rowid % 41 = 13 ORDER BY rowid",
                        -1, &st, NULL);
-    sqlite3_bind_int(st, 1, n);
     char **q = xcalloc((size_t)n, sizeof *q);
     int nq = 0;
     while (nq < n && sqlite3_step(st) == SQLITE_ROW) {

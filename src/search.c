@@ -38,6 +38,9 @@ const char *search_mode_name(search_mode_t mode)
 
 /* ---- query building ---- */
 
+/* A term is "common" when more chunks than this (or 1% of all chunks) contain it. */
+#define SEARCH_COMMON_TERM_MIN 2000
+
 typedef struct {
     char *terms[SEARCH_MAX_TERMS];
     size_t n;
@@ -53,19 +56,57 @@ static int add_term(void *ctx, const char *tok, size_t len, bool part, size_t st
     return t->n == SEARCH_MAX_TERMS; /* full: stop the walk */
 }
 
+/* Joins terms with OR; terms flagged `common` only match in the path and definitions
+ * columns. Frees the terms. */
+static char *join_terms(terms_t *t, const bool *common)
+{
+    /* Tokens hold only word characters (never '"'), so quoting makes each a literal string;
+     * FTS5 re-tokenizes it with our tokenizer in query mode, yielding exactly that token. */
+    sbuf_t q = {0};
+    for (size_t i = 0; i < t->n; i++) {
+        const char *sep = i ? " OR " : "";
+        if (common && common[i])
+            sbuf_printf(&q, "%s({path definitions} : \"%s\")", sep, t->terms[i]);
+        else
+            sbuf_printf(&q, "%s\"%s\"", sep, t->terms[i]);
+        free(t->terms[i]);
+    }
+    t->n = 0;
+    return sbuf_take(&q);
+}
+
 char *search_fts_query(const char *text)
 {
     terms_t t = {.n = 0};
     if (text) ftstok_split(text, strlen(text), true, add_term, &t);
     if (t.n == 0) return NULL;
-    /* Tokens hold only word characters (never '"'), so quoting makes each a literal string;
-     * FTS5 re-tokenizes it with our tokenizer in query mode, yielding exactly that token. */
-    sbuf_t q = {0};
-    for (size_t i = 0; i < t.n; i++) {
-        sbuf_printf(&q, "%s\"%s\"", i ? " OR " : "", t.terms[i]);
-        free(t.terms[i]);
+    return join_terms(&t, NULL);
+}
+
+/* Ranking cost grows with every row a term matches (bm25 is computed per matching row), and
+ * a word found in a large share of all chunks adds almost nothing to bm25 (its IDF is near
+ * zero). So such words only count where they weigh most — file paths and definition names —
+ * in a first, fast query. Body-only matches of such words would rank last anyway (near-zero
+ * weight), so they are left out; search_run falls back to the full query only when the
+ * fast one finds nothing. Sets *restricted when any term was limited. NULL when no terms. */
+static char *fts_query_fast(store_t *s, const char *text, bool *restricted)
+{
+    *restricted = false;
+    terms_t t = {.n = 0};
+    if (text) ftstok_split(text, strlen(text), true, add_term, &t);
+    if (t.n == 0) return NULL;
+    bool common[SEARCH_MAX_TERMS] = {false};
+    int64_t bound = 0, docs;
+    err_t err;
+    if (store_chunk_count_bound(s, &bound, &err) == 0) {
+        int64_t threshold = EC_MAX(SEARCH_COMMON_TERM_MIN, bound / 100);
+        for (size_t i = 0; i < t.n; i++) {
+            if (store_term_docs(s, t.terms[i], &docs, &err) != 0) break;
+            common[i] = docs > threshold;
+            *restricted = *restricted || common[i];
+        }
     }
-    return sbuf_take(&q);
+    return join_terms(&t, common);
 }
 
 /* ---- result building ---- */
@@ -172,12 +213,20 @@ cJSON *search_run(store_t *s, const search_req_t *req, err_t *err)
         err_set(err, "search: out of memory building results");
         return NULL;
     }
-    char *fts = search_fts_query(req->query);
+    bool restricted = false;
+    char *fts = fts_query_fast(s, req->query, &restricted);
     int rc = 0;
     if (fts) {
+        const char *prefix = normalise_prefix(req->path_prefix);
         preview_query_init(&b.pq, req->query);
-        rc = store_keyword_search(s, fts, normalise_prefix(req->path_prefix), req->top_k, add_hit,
-                                  &b, err);
+        rc = store_keyword_search(s, fts, prefix, req->top_k, add_hit, &b, err);
+        if (rc == 0 && restricted && cJSON_GetArraySize(b.results) == 0 && !b.oom) {
+            /* Nothing among rare words, paths and definitions: run the complete query. */
+            while (cJSON_GetArraySize(b.results) > 0) cJSON_DeleteItemFromArray(b.results, 0);
+            free(fts);
+            fts = search_fts_query(req->query);
+            rc = store_keyword_search(s, fts, prefix, req->top_k, add_hit, &b, err);
+        }
         if (rc < 0) err_prefix(err, "search");
         preview_query_free(&b.pq);
         free(fts);

@@ -55,11 +55,24 @@ static const char *const stmt_sql[ST__COUNT] = {
                   "CASE WHEN ?1 IS NULL THEN 0 ELSE (SELECT count(*) FROM chunks c WHERE EXISTS "
                   "(SELECT 1 FROM embeddings e WHERE e.model = ?1 AND e.chunk_hash = c.hash)) "
                   "END",
-    [ST_SEARCH] = "SELECT c.id, f.path, c.language, c.definitions, c.content, c.start_line, "
-                  "c.end_line, bm25(fts, " FTS_WEIGHTS ") AS r "
-                  "FROM fts JOIN chunks c ON c.id = fts.rowid JOIN files f ON f.id = c.file_id "
-                  "WHERE fts MATCH ?1 AND f.path >= ?2 AND (?3 IS NULL OR f.path < ?3) "
-                  "ORDER BY r, c.id LIMIT ?4",
+    /* Rank inside FTS5 first and join only the best `limit` rows: joining (and carrying
+     * chunk content for) every matching row before sorting made common words slow. */
+    [ST_SEARCH] = "WITH top AS (SELECT rowid AS id, bm25(fts, " FTS_WEIGHTS ") AS r FROM fts "
+                  "WHERE fts MATCH ?1 ORDER BY r, rowid LIMIT ?4) "
+                  "SELECT c.id, f.path, c.language, c.definitions, c.content, c.start_line, "
+                  "c.end_line, top.r FROM top JOIN chunks c ON c.id = top.id "
+                  "JOIN files f ON f.id = c.file_id ORDER BY top.r, c.id",
+    [ST_TERM_DOCS] = "SELECT doc FROM temp.fts_vocab WHERE term = ?1",
+    [ST_CHUNK_BOUND] = "SELECT coalesce(max(id), 0) FROM chunks",
+    /* With a path prefix the filter applies before ranking (never "top k, then filter"). */
+    [ST_SEARCH_PREFIX] =
+        "WITH top AS (SELECT c.id AS id, bm25(fts, " FTS_WEIGHTS ") AS r FROM fts "
+        "JOIN chunks c ON c.id = fts.rowid JOIN files f ON f.id = c.file_id "
+        "WHERE fts MATCH ?1 AND f.path >= ?2 AND (?3 IS NULL OR f.path < ?3) "
+        "ORDER BY r, c.id LIMIT ?4) "
+        "SELECT c.id, f.path, c.language, c.definitions, c.content, c.start_line, "
+        "c.end_line, top.r FROM top JOIN chunks c ON c.id = top.id "
+        "JOIN files f ON f.id = c.file_id ORDER BY top.r, c.id",
 };
 
 /* ---- errors and statements ---- */
@@ -740,16 +753,18 @@ int store_keyword_search(store_t *s, const char *fts_query, const char *path_pre
                          int (*cb)(void *ctx, const store_hit_t *hit), void *ctx, err_t *err)
 {
     if (limit <= 0) return 0;
-    sqlite3_stmt *st = store_stmt(s, ST_SEARCH, err);
-    if (!st) return -1;
     bool filtered = path_prefix && *path_prefix;
+    sqlite3_stmt *st = store_stmt(s, filtered ? ST_SEARCH_PREFIX : ST_SEARCH, err);
+    if (!st) return -1;
     char *upper = filtered ? prefix_upper_bound(path_prefix) : NULL;
     sqlite3_bind_text(st, 1, fts_query, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, filtered ? path_prefix : "", -1, SQLITE_STATIC);
-    if (upper)
-        sqlite3_bind_text(st, 3, upper, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(st, 3);
+    if (filtered) {
+        sqlite3_bind_text(st, 2, path_prefix, -1, SQLITE_STATIC);
+        if (upper)
+            sqlite3_bind_text(st, 3, upper, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(st, 3);
+    }
     sqlite3_bind_int(st, 4, limit);
     int rc = SQLITE_DONE, stop = 0;
     while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -772,4 +787,39 @@ int store_keyword_search(store_t *s, const char *fts_query, const char *path_pre
     sqlite3_clear_bindings(st);
     free(upper);
     return ok ? 0 : -1;
+}
+
+int store_term_docs(store_t *s, const char *term, int64_t *docs, err_t *err)
+{
+    *docs = 0;
+    if (!s->vocab_ready) {
+        /* A temp table: works on read-only connections and leaves the file untouched. */
+        if (store_exec(s, "CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_vocab USING "
+                          "fts5vocab(main, fts, row)",
+                       "creating the vocabulary view", err) != 0)
+            return -1;
+        s->vocab_ready = true;
+    }
+    sqlite3_stmt *st = store_stmt(s, ST_TERM_DOCS, err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, term, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) *docs = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_sql_fail(s, err, "reading term statistics");
+    return 0;
+}
+
+int store_chunk_count_bound(store_t *s, int64_t *n, err_t *err)
+{
+    *n = 0;
+    sqlite3_stmt *st = store_stmt(s, ST_CHUNK_BOUND, err);
+    if (!st) return -1;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) *n = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW) return store_sql_fail(s, err, "counting chunks");
+    return 0;
 }

@@ -151,6 +151,12 @@ typedef struct {
 int store_keyword_search(store_t *s, const char *fts_query, const char *path_prefix, int limit,
                          int (*cb)(void *ctx, const store_hit_t *hit), void *ctx, err_t *err);
 
+/* Number of chunks whose FTS row holds `term` (an exact token as the tokenizer emits it),
+ * and an upper bound of the number of chunks (for relative thresholds). Used by search to
+ * keep very common words from dominating query cost. 0 / -1 with err. */
+int store_term_docs(store_t *s, const char *term, int64_t *docs, err_t *err);
+int store_chunk_count_bound(store_t *s, int64_t *n, err_t *err);
+
 /* ---- testing ---- */
 
 /* Fault injection for atomicity tests: the n-th row write (n >= 1) from now inside

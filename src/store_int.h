@@ -26,6 +26,9 @@ typedef enum {
     ST_PATHS,
     ST_COUNTS,
     ST_SEARCH,
+    ST_SEARCH_PREFIX,
+    ST_TERM_DOCS,
+    ST_CHUNK_BOUND,
     ST__COUNT
 } store_stmt_id_t;
 
@@ -37,6 +40,7 @@ struct store {
     bool batch_lost; /* an error rolled the open batch back; batch_commit reports it */
     int busy_ms;
     int fail_after; /* fault injection countdown; 0 = off */
+    bool vocab_ready; /* temp.fts_vocab created on this connection */
     sqlite3_stmt *st[ST__COUNT];
 };
 
