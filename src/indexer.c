@@ -165,7 +165,8 @@ static void produce(pipeline_t *pl, chunker_t *ck, size_t j, result_t *r)
         return;
     }
     r->kind = STORE_KIND_TEXT;
-    int budget = config_budget_for(o->config, r->lang);
+    /* TSX shares TypeScript's budget (DESIGN: typescript/javascript 1200). */
+    int budget = config_budget_for(o->config, strcmp(r->lang, "tsx") ? r->lang : "typescript");
     if (chunk_source(ck, r->lang, r->content, r->len, budget, &r->chunks, &err) != 0) {
         log_warn("%s: cannot chunk: %s; indexing it without chunks", e->path, err.msg);
         chunk_list_free(&r->chunks);
