@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include "app.h"
+#include "cli_embed.h"
 #include "daemon.h"
 #include "log.h"
 #include "serve.h"
@@ -23,6 +24,8 @@ static const char *const usage_main =
     "  index            Build or update the index of the project, then exit\n"
     "  search QUERY     Search the project (builds the index first when there is none)\n"
     "  status           Show the state of the project's index\n"
+    "  embed TEXT...    Print embedding vectors (or --tokens) from the local engine\n"
+    "  model list|pull  List known and downloaded embedding models, or download one\n"
     "\n"
     "Global options:\n"
     "  --path DIR       Project root (default: the current directory)\n"
@@ -380,10 +383,37 @@ static int do_status(app_t *app, const args_t *a)
     return 0;
 }
 
+/* embed and model have their own grammar: hand them everything after the command word,
+ * keeping the global options given before it. */
+static int dispatch_engine_commands(int argc, char **argv, int *rc)
+{
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i];
+        if (!strcmp(s, "--path") && i + 1 < argc) {
+            path = argv[++i];
+        } else if (!strcmp(s, "--log-level") && i + 1 < argc) {
+            int l = log_level_parse(argv[++i]);
+            if (l >= 0) log_set_level((log_level_t)l);
+        } else if (!strcmp(s, "embed")) {
+            *rc = cli_embed_main(argc - i, argv + i, path);
+            return 1;
+        } else if (!strcmp(s, "model")) {
+            *rc = cli_model_main(argc - i, argv + i, path);
+            return 1;
+        } else {
+            return 0;
+        }
+    }
+    return 0;
+}
+
 int cli_main(int argc, char **argv)
 {
     args_t a;
-    int rc = parse_args(argc, argv, &a);
+    int rc;
+    if (dispatch_engine_commands(argc, argv, &rc)) return rc;
+    rc = parse_args(argc, argv, &a);
     if (rc >= 0) return rc;
     if (a.help) {
         const char *c = a.command;
