@@ -36,17 +36,25 @@ static const char *const usage_model =
     "pull  downloads a model (default: embeddings.model from the configuration), resuming an\n"
     "      interrupted download and verifying its SHA-256\n";
 
+/* Loads the project's configuration into c (zeroed by the caller). */
+static int project_config(const char *project_path, config_t *c, err_t *err)
+{
+    project_t p;
+    if (project_resolve(&p, project_path, err) != 0) return -1;
+    config_defaults(c);
+    int rc = config_load(c, p.root, err);
+    project_free(&p);
+    return rc;
+}
+
 /* The configured model spec of the project (or the default), malloc'd. */
 static char *configured_model(const char *project_path, err_t *err)
 {
-    project_t p;
     config_t c = {0};
-    if (project_resolve(&p, project_path, err) != 0) return NULL;
-    config_defaults(&c);
     char *spec = NULL;
-    if (config_load(&c, p.root, err) == 0) spec = xstrdup(c.embed_model ? c.embed_model : "");
+    if (project_config(project_path, &c, err) == 0)
+        spec = xstrdup(c.embed_model ? c.embed_model : "");
     config_free(&c);
-    project_free(&p);
     return spec;
 }
 
@@ -137,20 +145,25 @@ int cli_embed_main(int argc, char **argv, const char *project_path)
         owned = true;
     }
     err_t err;
-    char *spec = model ? xstrdup(model) : configured_model(project_path, &err);
-    char *path = NULL;
+    config_t cfg = {0};
+    char *spec = NULL, *path = NULL;
     embed_model_t *m = NULL;
     int rc = -1;
+    if (project_config(project_path, &cfg, &err) == 0)
+        spec = xstrdup(model ? model : cfg.embed_model ? cfg.embed_model : "");
     if (spec) {
         model_fetch_opts_t fo = {.allow_download = true};
         path = model_resolve(spec, &fo, &err);
     }
-    if (path) m = embed_model_open(path, NULL, &err);
+    /* Prompts from the configuration override the model's defaults. */
+    embed_opts_t eo = {.query_prompt = cfg.query_prompt, .document_prompt = cfg.document_prompt};
+    if (path) m = embed_model_open(path, &eo, &err);
     if (m) rc = embed_run(m, texts, n, query, tokens, &err);
     if (rc != 0) fprintf(stderr, "embecode: embed: %s\n", err.msg);
     embed_model_free(m);
     free(path);
     free(spec);
+    config_free(&cfg);
     if (owned)
         for (size_t i = 0; i < n; i++) free(texts[i]);
     free(texts);
