@@ -262,7 +262,7 @@ cJSON *app_status(app_t *a)
     read_progress(a, &p);
     bool owner = atomic_load(&a->role_owner);
 
-    cJSON_AddNumberToObject(j, "files_indexed", (double)(c.files - c.skipped_binary));
+    cJSON_AddNumberToObject(j, "files_indexed", (double)c.files);
     cJSON_AddNumberToObject(j, "total_chunks", (double)c.chunks);
     cJSON_AddStringToObject(j, "embedding_model", a->config.embed_model);
     if (c.last_indexed_max > 0) {

@@ -1,6 +1,9 @@
 /* search.c — keyword search and the search_code result object; see search.h. */
 #include "search.h"
 
+#include "fusion.h"
+#include "vecidx.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,9 +205,147 @@ static const char *normalise_prefix(const char *p)
     return strcmp(p, ".") == 0 ? "" : p;
 }
 
+/* Runs the keyword arm: the fast query first (common words limited to paths and
+ * definitions), the complete query when that finds nothing. cb sees hits best first. */
+typedef struct {
+    int (*cb)(void *ctx, const store_hit_t *h);
+    void *ctx;
+    size_t n;
+} counting_t;
+
+static int count_hit(void *ctx, const store_hit_t *h)
+{
+    counting_t *c = ctx;
+    c->n++;
+    return c->cb(c->ctx, h);
+}
+
+static int keyword_arm(store_t *s, const char *query, const char *prefix, int limit,
+                       int (*cb)(void *ctx, const store_hit_t *h), void *ctx, err_t *err)
+{
+    bool restricted = false;
+    char *fts = fts_query_fast(s, query, &restricted);
+    if (!fts) return 0;
+    counting_t c = {cb, ctx, 0};
+    int rc = store_keyword_search(s, fts, prefix, limit, count_hit, &c, err);
+    free(fts);
+    if (rc == 0 && restricted && c.n == 0) {
+        fts = search_fts_query(query);
+        rc = store_keyword_search(s, fts, prefix, limit, count_hit, &c, err);
+        free(fts);
+    }
+    return rc < 0 ? err_prefix(err, "search") : rc;
+}
+
+typedef struct {
+    int64_t *ids;
+    size_t n, cap;
+} idlist_t;
+
+static int collect_id(void *ctx, const store_hit_t *h)
+{
+    idlist_t *l = ctx;
+    if (l->n < l->cap) l->ids[l->n++] = h->chunk_id;
+    return 0;
+}
+
+/* Result objects for chunk ids with their scores (digits: rounding of the score). */
+typedef struct {
+    build_t *b;
+    const int64_t *ids;
+    const double *scores;
+    size_t n;
+    int digits;
+} scored_t;
+
+static int add_scored(void *ctx, const store_hit_t *h)
+{
+    scored_t *sc = ctx;
+    double score = 0;
+    for (size_t i = 0; i < sc->n; i++)
+        if (sc->ids[i] == h->chunk_id) score = sc->scores[i];
+    int rc = add_hit(sc->b, h);
+    cJSON *last = cJSON_GetArrayItem(sc->b->results, cJSON_GetArraySize(sc->b->results) - 1);
+    double p = pow(10, sc->digits), v = round(score * p) / p;
+    if (rc == 0 && last) cJSON_ReplaceItemInObject(last, "score", cJSON_CreateNumber(v == 0 ? 0 : v));
+    return rc;
+}
+
+static void add_timing(cJSON *root, const search_timing_t *t)
+{
+    cJSON *o = cJSON_AddObjectToObject(root, "timings");
+    if (!o) return;
+    cJSON_AddNumberToObject(o, "embedding_ms", round(t->embedding_ms * 100) / 100);
+    cJSON_AddNumberToObject(o, "vector_ms", round(t->vector_ms * 100) / 100);
+    cJSON_AddNumberToObject(o, "keyword_ms", round(t->keyword_ms * 100) / 100);
+    cJSON_AddNumberToObject(o, "fusion_ms", round(t->fusion_ms * 100) / 100);
+    cJSON_AddNumberToObject(o, "total_ms", round(t->total_ms * 100) / 100);
+}
+
+/* The semantic and hybrid modes, with both arms drawn from the same filtered set. */
+static int vector_search(store_t *s, const search_req_t *req, const search_semantic_t *sem,
+                         const char *prefix, build_t *b, search_timing_t *t, err_t *err)
+{
+    bool hybrid = req->mode == SEARCH_HYBRID;
+    int depth = hybrid ? SEARCH_FUSION_DEPTH * req->top_k : req->top_k;
+    vecidx_hit_t *vh = xcalloc((size_t)depth, sizeof *vh);
+    size_t nv = 0;
+    double t0 = time_mono_ms();
+    int rc = vecidx_search(sem->vecidx, s, sem->query_vec, depth, prefix, vh, &nv, NULL, err);
+    t->vector_ms = time_mono_ms() - t0;
+    if (rc != 0) {
+        free(vh);
+        return err_prefix(err, "semantic search");
+    }
+    int64_t *sem_ids = xcalloc((size_t)depth, sizeof *sem_ids);
+    for (size_t i = 0; i < nv; i++) sem_ids[i] = vh[i].chunk_id;
+    idlist_t kw = {xcalloc((size_t)depth, sizeof(int64_t)), 0, (size_t)depth};
+    fusion_hit_t *fh = xcalloc((size_t)depth * 2, sizeof *fh);
+    int64_t *ids = xcalloc((size_t)depth * 2, sizeof *ids);
+    double *scores = xcalloc((size_t)depth * 2, sizeof *scores);
+    size_t n = 0;
+    int digits = 4;
+    if (hybrid) {
+        t0 = time_mono_ms();
+        rc = keyword_arm(s, req->query, prefix, depth, collect_id, &kw, err);
+        t->keyword_ms = time_mono_ms() - t0;
+        t0 = time_mono_ms();
+        size_t nf = fusion_rrf(kw.ids, kw.n, sem_ids, nv, FUSION_RRF_K, fh);
+        for (size_t i = 0; i < nf && n < (size_t)req->top_k; i++, n++) {
+            ids[n] = fh[i].id;
+            scores[n] = fh[i].score;
+        }
+        t->fusion_ms = time_mono_ms() - t0;
+        digits = 6; /* RRF scores are small: 1/61 for a first place */
+    } else {
+        for (size_t i = 0; i < nv; i++, n++) {
+            ids[n] = vh[i].chunk_id;
+            scores[n] = vh[i].score;
+        }
+    }
+    if (rc == 0) {
+        scored_t sc = {b, ids, scores, n, digits};
+        rc = store_chunks_get(s, ids, n, add_scored, &sc, err);
+    }
+    free(vh);
+    free(sem_ids);
+    free(kw.ids);
+    free(fh);
+    free(ids);
+    free(scores);
+    return rc < 0 ? -1 : 0;
+}
+
 cJSON *search_run(store_t *s, const search_req_t *req, err_t *err)
 {
+    return search_run_ex(s, req, NULL, err);
+}
+
+cJSON *search_run_ex(store_t *s, const search_req_t *req, const search_semantic_t *sem,
+                     err_t *err)
+{
     if (validate(req, err) < 0) return NULL;
+    double t_start = time_mono_ms();
     build_t b = {.results = cJSON_CreateArray()};
     cJSON *root = cJSON_CreateObject();
     if (!root || !b.results || !cJSON_AddItemToObject(root, "results", b.results)) {
@@ -213,30 +354,31 @@ cJSON *search_run(store_t *s, const search_req_t *req, err_t *err)
         err_set(err, "search: out of memory building results");
         return NULL;
     }
-    bool restricted = false;
-    char *fts = fts_query_fast(s, req->query, &restricted);
-    int rc = 0;
-    if (fts) {
-        const char *prefix = normalise_prefix(req->path_prefix);
-        preview_query_init(&b.pq, req->query);
-        rc = store_keyword_search(s, fts, prefix, req->top_k, add_hit, &b, err);
-        if (rc == 0 && restricted && cJSON_GetArraySize(b.results) == 0 && !b.oom) {
-            /* Nothing among rare words, paths and definitions: run the complete query. */
-            while (cJSON_GetArraySize(b.results) > 0) cJSON_DeleteItemFromArray(b.results, 0);
-            free(fts);
-            fts = search_fts_query(req->query);
-            rc = store_keyword_search(s, fts, prefix, req->top_k, add_hit, &b, err);
-        }
-        if (rc < 0) err_prefix(err, "search");
-        preview_query_free(&b.pq);
-        free(fts);
-        if (rc == 0 && b.oom) rc = err_set(err, "search: out of memory building results");
+    search_timing_t t = {0};
+    if (sem) t.embedding_ms = sem->embedding_ms;
+    const char *prefix = normalise_prefix(req->path_prefix);
+    bool vectors = req->mode != SEARCH_KEYWORD && sem && sem->vecidx && sem->query_vec;
+    preview_query_init(&b.pq, req->query);
+    int rc;
+    if (vectors) {
+        rc = vector_search(s, req, sem, prefix, &b, &t, err);
+    } else {
+        double t0 = time_mono_ms();
+        rc = keyword_arm(s, req->query, prefix, req->top_k, add_hit, &b, err);
+        t.keyword_ms = time_mono_ms() - t0;
     }
+    preview_query_free(&b.pq);
+    if (rc == 0 && b.oom) rc = err_set(err, "search: out of memory building results");
     if (rc < 0) {
         cJSON_Delete(root);
         return NULL;
     }
     add_file_counts(b.results);
-    if (req->mode != SEARCH_KEYWORD) cJSON_AddStringToObject(root, "note", SEARCH_NOTE_NO_SEMANTIC);
+    if (req->mode != SEARCH_KEYWORD && !vectors)
+        cJSON_AddStringToObject(root, "note", sem && sem->unavailable ? sem->unavailable
+                                                                       : SEARCH_NOTE_NO_SEMANTIC);
+    t.total_ms = time_mono_ms() - t_start + t.embedding_ms;
+    if (sem && sem->timing) *sem->timing = t;
+    if (sem && sem->include_timings) add_timing(root, &t);
     return root;
 }

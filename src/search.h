@@ -47,6 +47,34 @@ typedef struct {
  * unknown mode) or the index cannot be read. */
 cJSON *search_run(store_t *s, const search_req_t *req, err_t *err);
 
+/* Each list of a hybrid search is this many times top_k deep before fusion. */
+#define SEARCH_FUSION_DEPTH 5
+
+typedef struct {
+    double embedding_ms, vector_ms, keyword_ms, fusion_ms, total_ms;
+} search_timing_t;
+
+struct vecidx;
+/* The semantic arm, when the caller has one. */
+typedef struct {
+    struct vecidx *vecidx;   /* the in-memory vectors of the active model, synced; NULL: none */
+    const float *query_vec;  /* the query embedded with that model; NULL: none */
+    double embedding_ms;     /* time the caller spent embedding the query (for timings) */
+    const char *unavailable; /* the note given when semantic/hybrid falls back to keyword */
+    bool include_timings;    /* add "timings": {embedding_ms, vector_ms, keyword_ms,
+                                fusion_ms, total_ms} to the result */
+    search_timing_t *timing; /* out, may be NULL */
+} search_semantic_t;
+
+/* search_run with a semantic arm. semantic: exact top-k by cosine among chunks in the path
+ * prefix, score = cosine (4 decimals). hybrid: Reciprocal Rank Fusion (k = 60) of the
+ * keyword and semantic lists, each SEARCH_FUSION_DEPTH × top_k deep and drawn from the same
+ * prefix-filtered set; score = the fused score (6 decimals). Without vectors (sem NULL, or
+ * no vecidx/query_vec) semantic and hybrid return keyword results with a note
+ * (sem->unavailable, or SEARCH_NOTE_NO_SEMANTIC). */
+cJSON *search_run_ex(store_t *s, const search_req_t *req, const search_semantic_t *sem,
+                     err_t *err);
+
 /* The FTS5 MATCH expression for user text: its distinct tokens (ftstok_split with parts,
  * at most SEARCH_MAX_TERMS) each as a quoted string, joined by " OR ", e.g.
  * "getUserName x" -> "getusername" OR "get" OR "user" OR "name" OR "x".

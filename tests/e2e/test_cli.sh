@@ -30,7 +30,7 @@ check "nothing is written into the repository" bash -c "[ -z \"\$(find '$R' -new
 # --- status
 expect_exit "status --json" 0 "$BIN" --path "$R" status --json
 n=$(json '.files_indexed' <"$WORK/out")
-[ "$n" = "5" ] && ok "status counts indexed files" || bad "status counts indexed files" "got $n"
+[ "$n" = "6" ] && ok "status counts indexed files (5 sources + .gitignore)" || bad "status counts indexed files" "got $n"
 [ "$(json '.is_indexing' <"$WORK/out")" = "false" ] && ok "status idle after index" || bad "status idle after index"
 [ "$(json '.total_chunks > 0' <"$WORK/out")" = "true" ] && ok "status counts chunks" || bad "status counts chunks"
 expect_exit "status human" 0 "$BIN" --path "$R" status
