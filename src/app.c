@@ -2,7 +2,9 @@
 #include "app.h"
 
 #include "daemon.h"
+#include "embedpass.h"
 #include "log.h"
+#include "vecidx.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,7 @@ int app_open(app_t *a, const app_overrides_t *ov, err_t *err)
     memset(a, 0, sizeof *a);
     a->lock_fd = -1;
     index_state_init(&a->state);
+    pthread_mutex_init(&a->emb_mu, NULL);
     if (project_resolve(&a->project, ov ? ov->path : NULL, err) != 0) return -1;
     config_defaults(&a->config);
     if (config_load(&a->config, a->project.root, err) != 0) return -1;
@@ -34,6 +37,9 @@ int app_open(app_t *a, const app_overrides_t *ov, err_t *err)
     return 0;
 }
 
+/* Chunk log rows kept after a pass: readers further behind reload their vector copy. */
+#define APP_CHUNK_LOG_KEEP 200000
+
 static void stop_threads(app_t *a)
 {
     a->stop = 1;
@@ -45,6 +51,11 @@ static void stop_threads(app_t *a)
 void app_close(app_t *a)
 {
     stop_threads(a);
+    vecidx_free(a->vecidx);
+    a->vecidx = NULL;
+    embedder_free(a->emb);
+    a->emb = NULL;
+    pthread_mutex_destroy(&a->emb_mu);
     store_close(a->query_store);
     a->query_store = NULL;
     daemon_lock_release(a->lock_fd);
@@ -67,6 +78,56 @@ static int run_catchup(app_t *a, err_t *err)
         .progress_ctx = a->progress_ctx,
     };
     int rc = indexer_catchup(w, &o, err);
+    err_t perr;
+    if (rc == 0 && store_log_prune(w, APP_CHUNK_LOG_KEEP, &perr) != 0)
+        log_warn("cannot prune the chunk log: %s", perr.msg);
+    store_close(w);
+    return rc < 0 ? -1 : 0;
+}
+
+/* The embedding engine, opened once and shared. Only the owner downloads a missing model
+ * (allow_download); after a failure, opening is retried at most every 30 s. Never called
+ * with emb_mu held. Returns the engine or NULL (a->emb_error says why). */
+static embedder_t *app_embedder(app_t *a, bool allow_download)
+{
+    pthread_mutex_lock(&a->emb_mu);
+    embedder_t *e = a->emb;
+    bool wait = !e && !allow_download && time_mono_ms() < a->emb_retry_ms;
+    pthread_mutex_unlock(&a->emb_mu);
+    if (e || wait) return e;
+    err_t err;
+    e = embedder_open(&a->config, allow_download, &err); /* may download: no lock held */
+    pthread_mutex_lock(&a->emb_mu);
+    if (e && a->emb) { /* another thread won the race */
+        embedder_free(e);
+        e = a->emb;
+    } else if (e) {
+        a->emb = e;
+        snprintf(a->emb_key, sizeof a->emb_key, "%s", embedder_key(e));
+        a->emb_error[0] = 0;
+    } else {
+        snprintf(a->emb_error, sizeof a->emb_error, "%.700s", err.msg);
+        a->emb_retry_ms = time_mono_ms() + 30000;
+    }
+    pthread_mutex_unlock(&a->emb_mu);
+    if (!e) log_warn("semantic search unavailable: %s", err.msg);
+    return e;
+}
+
+static int run_embedding(app_t *a, err_t *err)
+{
+    embedder_t *e = app_embedder(a, true);
+    if (!e) return 0; /* keyword search works without it; status says how to get a model */
+    store_t *w = store_open(a->project.db_path, false, err);
+    if (!w) return -1;
+    embedpass_opts_t o = {
+        .emb = e,
+        .emb_mu = &a->emb_mu,
+        .stop = &a->stop,
+        .progress = {&a->state.mu, &a->embedding, &a->embed_done, &a->embed_total,
+                     a->embed_progress, a->progress_ctx},
+    };
+    int rc = embedpass_run(w, &o, err);
     store_close(w);
     return rc < 0 ? -1 : 0;
 }
@@ -76,6 +137,7 @@ static void *index_main(void *arg)
     app_t *a = arg;
     err_t err;
     if (run_catchup(a, &err) != 0) log_error("indexing failed: %s", err.msg);
+    else if (!a->stop && run_embedding(a, &err) != 0) log_error("embedding failed: %s", err.msg);
     return NULL;
 }
 
@@ -139,6 +201,7 @@ int app_index_foreground(app_t *a, err_t *err)
     a->lock_fd = fd;
     atomic_store(&a->role_owner, 1);
     int rc = run_catchup(a, err);
+    if (rc == 0) rc = run_embedding(a, err);
     daemon_lock_release(a->lock_fd);
     a->lock_fd = -1;
     atomic_store(&a->role_owner, 0);
@@ -243,12 +306,88 @@ static cJSON *retry_item(app_t *a)
     return res;
 }
 
+/* Prepares the semantic arm: the engine, the vector copy in sync with the index, the
+ * query vector. On any shortfall leaves sem without vectors and a note saying why. */
+static void prepare_semantic(app_t *a, store_t *s, const search_req_t *req,
+                             search_semantic_t *sem, float **qvec, char *note, size_t note_size)
+{
+    embedder_t *e = app_embedder(a, false);
+    if (!e) {
+        pthread_mutex_lock(&a->emb_mu);
+        snprintf(note, note_size, "Semantic search is unavailable (%.600s); showing keyword "
+                 "results.", a->emb_error);
+        pthread_mutex_unlock(&a->emb_mu);
+        return;
+    }
+    err_t err;
+    char *done_model = NULL;
+    store_meta_get(s, STORE_META_MODEL, &done_model, &err);
+    const char *key = embedder_key(e);
+    int64_t have = 0, total = 0;
+    store_vec_count(s, key, &have, &total, &err);
+    if (done_model && strcmp(done_model, key) != 0) {
+        /* Never mix vector spaces: the old model's vectors stay unused until the new ones
+         * cover the index. */
+        snprintf(note, note_size, "The index is being re-embedded for model %s (%lld/%lld "
+                 "chunks); showing keyword results until that completes.", key,
+                 (long long)have, (long long)total);
+        free(done_model);
+        return;
+    }
+    free(done_model);
+    int dim = embedder_dim(e);
+    if (a->vecidx && dim > 0 && strcmp(a->emb_key, key) != 0) {
+        vecidx_free(a->vecidx);
+        a->vecidx = NULL;
+    }
+    if (!a->vecidx && dim > 0) a->vecidx = vecidx_new(key, dim, VECIDX_INT8);
+    if (!a->vecidx || vecidx_sync(a->vecidx, s, &err) != 0 || vecidx_chunks(a->vecidx) == 0) {
+        snprintf(note, note_size, "No embeddings yet (%lld/%lld chunks embedded); showing "
+                 "keyword results.", (long long)have, (long long)total);
+        return;
+    }
+    *qvec = xmalloc((size_t)dim * sizeof **qvec);
+    double t0 = time_mono_ms();
+    pthread_mutex_lock(&a->emb_mu);
+    int rc = embedder_embed(e, &req->query, 1, true, *qvec, &err);
+    pthread_mutex_unlock(&a->emb_mu);
+    sem->embedding_ms = time_mono_ms() - t0;
+    if (rc != 0) {
+        snprintf(note, note_size, "Cannot embed the query (%.600s); showing keyword results.",
+                 err.msg);
+        free(*qvec);
+        *qvec = NULL;
+        return;
+    }
+    sem->vecidx = a->vecidx;
+    sem->query_vec = *qvec;
+    if (have < total) {
+        /* Partial coverage: hybrid still helps; say so. */
+        snprintf(note, note_size, "Embeddings cover %lld of %lld chunks so far.",
+                 (long long)have, (long long)total);
+    }
+}
+
 cJSON *app_search(app_t *a, const search_req_t *req, err_t *err)
 {
     if (!app_index_complete(a)) return retry_item(a);
     store_t *s = query_store(a, err);
     if (!s) return NULL;
-    return search_run(s, req, err);
+    search_timing_t t = {0};
+    search_semantic_t sem = {.include_timings = a->include_timings, .timing = &t};
+    float *qvec = NULL;
+    char note[1024] = "";
+    if (req->mode != SEARCH_KEYWORD) prepare_semantic(a, s, req, &sem, &qvec, note, sizeof note);
+    if (note[0] && !sem.query_vec) sem.unavailable = note;
+    cJSON *res = search_run_ex(s, req, &sem, err);
+    if (res && note[0] && sem.query_vec) cJSON_AddStringToObject(res, "note", note);
+    free(qvec);
+    if (res)
+        log_info("search mode=%s embedding_ms=%.2f vector_ms=%.2f keyword_ms=%.2f "
+                 "fusion_ms=%.2f total_ms=%.2f",
+                 search_mode_name(req->mode), t.embedding_ms, t.vector_ms, t.keyword_ms,
+                 t.fusion_ms, t.total_ms);
+    return res;
 }
 
 cJSON *app_status(app_t *a)
@@ -257,14 +396,24 @@ cJSON *app_status(app_t *a)
     err_t err;
     store_counts_t c = {0};
     store_t *s = query_store(a, &err);
-    bool have_counts = s && store_counts(s, a->config.embed_model, &c, &err) == 0;
+    pthread_mutex_lock(&a->emb_mu);
+    char key[256], emb_error[768];
+    snprintf(key, sizeof key, "%s", a->emb_key);
+    snprintf(emb_error, sizeof emb_error, "%s", a->emb_error);
+    pthread_mutex_unlock(&a->emb_mu);
+    char *done_model = NULL;
+    if (s) store_meta_get(s, STORE_META_MODEL, &done_model, &err);
+    /* Before this process knows its engine, report the vectors of the model the index was
+     * last completed with. */
+    const char *model = key[0] ? key : done_model;
+    bool have_counts = s && store_counts(s, model, &c, &err) == 0;
     progress_t p;
     read_progress(a, &p);
     bool owner = atomic_load(&a->role_owner);
 
     cJSON_AddNumberToObject(j, "files_indexed", (double)c.files);
     cJSON_AddNumberToObject(j, "total_chunks", (double)c.chunks);
-    cJSON_AddStringToObject(j, "embedding_model", a->config.embed_model);
+    cJSON_AddStringToObject(j, "embedding_model", model ? model : a->config.embed_model);
     if (c.last_indexed_max > 0) {
         char iso[32];
         time_iso8601(c.last_indexed_max / 1000000000, iso, sizeof iso);
@@ -284,7 +433,15 @@ cJSON *app_status(app_t *a)
                             p.is_indexing && p.total > p.done ? (double)(p.total - p.done) : 0);
     cJSON_AddStringToObject(j, "role", owner ? "owner" : "reader");
     cJSON_AddNumberToObject(j, "embedded_chunks", (double)c.embedded_chunks);
-    cJSON_AddBoolToObject(j, "semantic_ready", false);
+    bool ready = model && c.chunks > 0 && c.embedded_chunks == c.chunks &&
+                 (!done_model || strcmp(done_model, model) == 0);
+    cJSON_AddBoolToObject(j, "semantic_ready", ready);
+    pthread_mutex_lock(&a->state.mu);
+    bool embedding = a->embedding;
+    pthread_mutex_unlock(&a->state.mu);
+    cJSON_AddBoolToObject(j, "is_embedding", embedding);
+    cJSON_AddNumberToObject(j, "embedding_progress",
+                            c.chunks ? (double)c.embedded_chunks / (double)c.chunks : 0.0);
     cJSON_AddNumberToObject(j, "skipped_binary", (double)c.skipped_binary);
     cJSON_AddNumberToObject(j, "skipped_too_large", (double)p.too_large);
     const char *msg = NULL;
@@ -297,9 +454,22 @@ cJSON *app_status(app_t *a)
     pthread_mutex_unlock(&a->state.mu);
     if (!msg && !have_counts && !p.is_indexing)
         msg = "No index yet: it is built when the server starts or by `embecode index`.";
-    if (!msg)
-        msg = "Embeddings are not available in this version: semantic and hybrid searches use "
-              "keyword ranking.";
-    cJSON_AddStringToObject(j, "message", msg);
+    if (!msg && emb_error[0]) {
+        snprintf(buf, sizeof buf, "Semantic search is off: %s", emb_error);
+        msg = buf;
+    }
+    if (!msg && embedding) {
+        snprintf(buf, sizeof buf, "Embedding chunks in the background (%lld/%lld); search "
+                 "works meanwhile.", (long long)c.embedded_chunks, (long long)c.chunks);
+        msg = buf;
+    }
+    if (!msg && done_model && model && strcmp(done_model, model) != 0) {
+        snprintf(buf, sizeof buf, "Re-embedding for model %s; semantic and hybrid use keyword "
+                 "ranking until it completes.", model);
+        msg = buf;
+    }
+    if (msg) cJSON_AddStringToObject(j, "message", msg);
+    else cJSON_AddNullToObject(j, "message");
+    free(done_model);
     return j;
 }

@@ -9,6 +9,7 @@
 #define EMBECODE_APP_H
 
 #include "config.h"
+#include "embedder.h"
 #include "indexer.h"
 #include "project.h"
 #include "search.h"
@@ -31,6 +32,19 @@ typedef struct {
     bool quiet_progress;
     indexer_progress_fn progress;
     void *progress_ctx;
+    void (*embed_progress)(void *ctx); /* CLI bar for the embedding phase; may be NULL */
+
+    /* Embeddings. emb is shared by the embedding pass and query embedding (emb_mu). The
+     * embedding progress fields are under state.mu. */
+    pthread_mutex_t emb_mu;
+    embedder_t *emb;
+    char emb_key[256];       /* embedder_key(emb) once known, "" before */
+    char emb_error[768];     /* why no engine could be opened, "" when fine */
+    double emb_retry_ms;     /* earliest time to try opening again after a failure */
+    bool embedding;          /* the embedding pass is running (in this process) */
+    int64_t embed_done, embed_total;
+    struct vecidx *vecidx;   /* request thread only */
+    bool include_timings;    /* CLI --timings */
 } app_t;
 
 /* Resolves the project, loads configuration (files, then the overrides: NULL/0 = none).

@@ -59,6 +59,8 @@ static const char *const usage_search =
     "  --top-k N        number of results, 1..100 (default: search.top_k, 10)\n"
     "  --path-prefix P  only files whose project-relative path starts with P (e.g. src/)\n"
     "  --json           print the result object exactly as the MCP tool returns it\n"
+    "  --timings        add per-stage timings (embedding, vector, keyword, fusion, total)\n"
+    "                   to the --json output, and print them on stderr otherwise\n"
     "\n"
     "Builds the index first when the project has none.\n";
 
@@ -72,7 +74,7 @@ typedef struct {
     const char *command;
     const char *query;
     const char *path_prefix;
-    bool json, help, log_level_set;
+    bool json, help, log_level_set, timings;
 } args_t;
 
 static int usage_error(const char *cmd, const char *fmt, const char *arg)
@@ -126,6 +128,8 @@ static int parse_args(int argc, char **argv, args_t *a)
             a->path_prefix = val;
         } else if (!strcmp(s, "--json")) {
             a->json = true;
+        } else if (!strcmp(s, "--timings")) {
+            a->timings = true;
         } else if (s[0] == '-' && s[1]) {
             return usage_error(cmd_prefix, "unknown option '%s'", s);
         } else if (!a->command) {
@@ -147,9 +151,9 @@ static int parse_args(int argc, char **argv, args_t *a)
     if (!a->help) {
         if (search && (!a->query || !*a->query))
             return usage_error("search ", "%s", "search needs a QUERY");
-        if (!search && (a->ov.mode || a->ov.top_k || a->path_prefix))
-            return usage_error(cmd_prefix, "%s", "--mode, --top-k and --path-prefix belong to "
-                                                 "'search'");
+        if (!search && (a->ov.mode || a->ov.top_k || a->path_prefix || a->timings))
+            return usage_error(cmd_prefix, "%s", "--mode, --top-k, --path-prefix and --timings "
+                                                 "belong to 'search'");
         if (a->json && strcmp(c, "search") && strcmp(c, "status"))
             return usage_error(cmd_prefix, "%s", "--json belongs to 'search' and 'status'");
     }
@@ -180,11 +184,31 @@ static void progress_bar(void *ctx, const index_state_t *st)
     fflush(stderr);
 }
 
+static void embed_bar(void *ctx)
+{
+    app_t *app = ctx;
+    pthread_mutex_lock(&app->state.mu);
+    int64_t done = app->embed_done, total = app->embed_total;
+    bool running = app->embedding;
+    pthread_mutex_unlock(&app->state.mu);
+    const int width = 30;
+    int filled = total ? (int)((double)done / (double)total * width) : width;
+    char bar[64];
+    for (int i = 0; i < width; i++) bar[i] = i < filled ? '#' : '-';
+    bar[width] = 0;
+    fprintf(stderr, "\r\033[K[%s] %lld/%lld chunks embedded", bar, (long long)done,
+            (long long)total);
+    if (!running) fputc('\n', stderr);
+    fflush(stderr);
+}
+
 static int do_index(app_t *app, err_t *err)
 {
     bool tty = isatty(STDERR_FILENO);
     if (tty) {
         app->progress = progress_bar;
+        app->embed_progress = embed_bar;
+        app->progress_ctx = app;
         log_set_quiet(true);
     }
     double t0 = time_mono_ms();
@@ -335,8 +359,16 @@ static int do_search(app_t *app, const args_t *a, err_t *err)
     search_req_t req = {.query = a->query, .top_k = app->config.top_k,
                         .path_prefix = a->path_prefix};
     if (search_mode_parse(app->config.default_mode, &req.mode) != 0) req.mode = SEARCH_HYBRID;
+    app->include_timings = a->timings;
     cJSON *res = app_search(app, &req, err);
     if (!res) return -1;
+    const cJSON *tm = cJSON_GetObjectItem(res, "timings");
+    if (tm && !a->json) {
+        fprintf(stderr, "timings:");
+        const cJSON *it;
+        cJSON_ArrayForEach(it, tm) fprintf(stderr, " %s=%.2f", it->string, it->valuedouble);
+        fputc('\n', stderr);
+    }
     if (a->json) {
         char *s = cJSON_PrintUnformatted(res);
         puts(s);
@@ -370,12 +402,13 @@ static int do_status(app_t *app, const args_t *a)
         puts(s);
         free(s);
     } else {
-        printf("project:       %s\nindex:         %s\n", app->project.root, app->project.db_path);
+        printf("%-20s%s\n%-20s%s\n", "project", app->project.root, "index",
+               app->project.db_path);
         const cJSON *it;
         cJSON_ArrayForEach(it, st)
         {
             char *v = cJSON_IsString(it) ? xstrdup(it->valuestring) : cJSON_PrintUnformatted(it);
-            printf("%-15s%s\n", it->string, v);
+            printf("%-20s%s\n", it->string, v);
             free(v);
         }
     }
