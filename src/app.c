@@ -114,14 +114,24 @@ static embedder_t *app_embedder(app_t *a, bool allow_download)
     return e;
 }
 
+/* The configuration's choice of engine, as recorded next to completed vectors. */
+static char *model_spec(const config_t *c)
+{
+    return xasprintf("%s:%s%s%s", c->embed_provider ? c->embed_provider : "local",
+                     c->embed_model ? c->embed_model : "", c->embed_url ? "@" : "",
+                     c->embed_url ? c->embed_url : "");
+}
+
 static int run_embedding(app_t *a, err_t *err)
 {
     embedder_t *e = app_embedder(a, true);
     if (!e) return 0; /* keyword search works without it; status says how to get a model */
     store_t *w = store_open(a->project.db_path, false, err);
     if (!w) return -1;
+    char *spec = model_spec(&a->config);
     embedpass_opts_t o = {
         .emb = e,
+        .spec = spec,
         .emb_mu = &a->emb_mu,
         .stop = &a->stop,
         .progress = {&a->state.mu, &a->embedding, &a->embed_done, &a->embed_total,
@@ -129,6 +139,7 @@ static int run_embedding(app_t *a, err_t *err)
     };
     int rc = embedpass_run(w, &o, err);
     store_close(w);
+    free(spec);
     return rc < 0 ? -1 : 0;
 }
 
@@ -401,11 +412,15 @@ cJSON *app_status(app_t *a)
     snprintf(key, sizeof key, "%s", a->emb_key);
     snprintf(emb_error, sizeof emb_error, "%s", a->emb_error);
     pthread_mutex_unlock(&a->emb_mu);
-    char *done_model = NULL;
-    if (s) store_meta_get(s, STORE_META_MODEL, &done_model, &err);
-    /* Before this process knows its engine, report the vectors of the model the index was
-     * last completed with. */
-    const char *model = key[0] ? key : done_model;
+    char *done_model = NULL, *done_spec = NULL, *spec = model_spec(&a->config);
+    if (s) {
+        store_meta_get(s, STORE_META_MODEL, &done_model, &err);
+        store_meta_get(s, EMBEDPASS_META_SPEC, &done_spec, &err);
+    }
+    /* Before this process has loaded its engine, the index's completed model stands for it
+     * when the configuration still asks for the same one; after a change it is unknown. */
+    bool changed = done_spec && strcmp(done_spec, spec) != 0;
+    const char *model = key[0] ? key : changed ? NULL : done_model;
     bool have_counts = s && store_counts(s, model, &c, &err) == 0;
     progress_t p;
     read_progress(a, &p);
@@ -463,13 +478,15 @@ cJSON *app_status(app_t *a)
                  "works meanwhile.", (long long)c.embedded_chunks, (long long)c.chunks);
         msg = buf;
     }
-    if (!msg && done_model && model && strcmp(done_model, model) != 0) {
+    if (!msg && ((done_model && model && strcmp(done_model, model) != 0) || (!model && changed))) {
         snprintf(buf, sizeof buf, "Re-embedding for model %s; semantic and hybrid use keyword "
-                 "ranking until it completes.", model);
+                 "ranking until it completes.", model ? model : a->config.embed_model);
         msg = buf;
     }
     if (msg) cJSON_AddStringToObject(j, "message", msg);
     else cJSON_AddNullToObject(j, "message");
     free(done_model);
+    free(done_spec);
+    free(spec);
     return j;
 }

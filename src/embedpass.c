@@ -56,15 +56,22 @@ static int embed_batch(const embedpass_opts_t *o, todo_t *td, float **out, int *
     return rc;
 }
 
-static int finish(store_t *w, const char *model, err_t *err)
+static int finish(store_t *w, const char *model, const char *spec, err_t *err)
 {
-    char *current = NULL;
-    if (store_meta_get(w, STORE_META_MODEL, &current, err) != 0) return -1;
-    bool same = current && strcmp(current, model) == 0;
+    char *current = NULL, *cur_spec = NULL;
+    if (store_meta_get(w, STORE_META_MODEL, &current, err) != 0 ||
+        store_meta_get(w, EMBEDPASS_META_SPEC, &cur_spec, err) != 0) {
+        free(current);
+        return -1;
+    }
+    bool same = current && strcmp(current, model) == 0 && cur_spec && spec &&
+                strcmp(cur_spec, spec) == 0;
     free(current);
+    free(cur_spec);
     if (same) return 0;
     if (store_batch_begin(w, err) != 0) return -1;
     if (store_meta_set(w, STORE_META_MODEL, model, err) != 0 ||
+        (spec && store_meta_set(w, EMBEDPASS_META_SPEC, spec, err) != 0) ||
         store_vec_drop_other_models(w, model, err) != 0) {
         store_batch_rollback(w);
         return -1;
@@ -114,7 +121,7 @@ int embedpass_run(store_t *w, const embedpass_opts_t *o, err_t *err)
         set_progress(&o->progress, true, done, total);
     }
     if (rc == 0) rc = store_vec_count(w, model, &done, &total, err);
-    if (rc == 0 && done == total && total > 0) rc = finish(w, model, err);
+    if (rc == 0 && done == total && total > 0) rc = finish(w, model, o->spec, err);
     set_progress(&o->progress, false, done, total);
     if (rc >= 0)
         log_info("embedding pass %s: %lld/%lld chunks have vectors (%lld new in %.1f s)",

@@ -22,6 +22,7 @@ typedef struct {
 
 typedef struct {
     embedder_t *emb;
+    const char *spec;          /* the configuration that chose emb (EMBEDPASS_META_SPEC) */
     pthread_mutex_t *emb_mu;   /* serialises use of emb with query embedding; may be NULL */
     const volatile int *stop;  /* finish the batch in flight and return 1 */
     int batch;                 /* texts per batch; 0 = 16 */
@@ -33,5 +34,9 @@ typedef struct {
  * vectors of other models. Returns 0 when complete, 1 when stopped, -1 with err when the
  * engine or the store fails (the vectors stored so far are kept). */
 int embedpass_run(store_t *w, const embedpass_opts_t *o, err_t *err);
+
+/* Metadata key: the configured model spec the completed vectors were made for, so a process
+ * can tell a model change from its configuration alone, before loading any model. */
+#define EMBEDPASS_META_SPEC "embedding_spec"
 
 #endif

@@ -15,6 +15,10 @@ static int cmp_hit(const void *x, const void *y)
     if (p->score != q->score) return p->score > q->score ? -1 : 1;
     int rp = best_rank(p), rq = best_rank(q);
     if (rp != rq) return rp < rq ? -1 : 1;
+    /* Still tied: list a (the keyword arm in hybrid search) decides — exact lexical
+     * evidence is the more precise signal. */
+    int ap = p->rank_a ? p->rank_a : 1 << 30, aq = q->rank_a ? q->rank_a : 1 << 30;
+    if (ap != aq) return ap < aq ? -1 : 1;
     return p->id < q->id ? -1 : p->id > q->id;
 }
 

@@ -54,11 +54,24 @@ static void test_rrf_duplicate_in_one_list_counts_once(void)
     T_EQ_INT(out[1].id, 6);
 }
 
+static void test_rrf_full_tie_goes_to_list_a(void)
+{
+    /* 1 is first in a and second in b; 2 the reverse: equal scores and best ranks. */
+    int64_t a[] = {1, 2}, b[] = {2, 1};
+    fusion_hit_t out[2];
+    fusion_rrf(a, 2, b, 2, 60, out);
+    T_EQ_INT(out[0].id, 1);
+    int64_t a2[] = {2, 1}, b2[] = {1, 2};
+    fusion_rrf(a2, 2, b2, 2, 60, out);
+    T_EQ_INT(out[0].id, 2);
+}
+
 int main(void)
 {
     T_RUN(test_rrf_scores_are_reciprocal_ranks);
     T_RUN(test_rrf_ties_prefer_better_rank_then_id);
     T_RUN(test_rrf_one_empty_list_keeps_the_other_order);
     T_RUN(test_rrf_duplicate_in_one_list_counts_once);
+    T_RUN(test_rrf_full_tie_goes_to_list_a);
     return t_done();
 }
