@@ -5,8 +5,10 @@
 #include "embedpass.h"
 #include "log.h"
 #include "vecidx.h"
+#include "watch.h"
 
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,6 +20,7 @@ int app_open(app_t *a, const app_overrides_t *ov, err_t *err)
     a->lock_fd = -1;
     index_state_init(&a->state);
     pthread_mutex_init(&a->emb_mu, NULL);
+    pthread_cond_init(&a->embed_cv, NULL);
     if (project_resolve(&a->project, ov ? ov->path : NULL, err) != 0) return -1;
     config_defaults(&a->config);
     if (config_load(&a->config, a->project.root, err) != 0) return -1;
@@ -43,8 +46,13 @@ int app_open(app_t *a, const app_overrides_t *ov, err_t *err)
 static void stop_threads(app_t *a)
 {
     a->stop = 1;
+    pthread_mutex_lock(&a->state.mu);
+    pthread_cond_broadcast(&a->embed_cv);
+    pthread_mutex_unlock(&a->state.mu);
     if (a->index_thread_started) pthread_join(a->index_thread, NULL);
     a->index_thread_started = false;
+    if (a->embed_thread_started) pthread_join(a->embed_thread, NULL);
+    a->embed_thread_started = false;
     /* The takeover thread may be blocked in flock(); it is detached and dies with us. */
 }
 
@@ -56,6 +64,7 @@ void app_close(app_t *a)
     embedder_free(a->emb);
     a->emb = NULL;
     pthread_mutex_destroy(&a->emb_mu);
+    pthread_cond_destroy(&a->embed_cv);
     store_close(a->query_store);
     a->query_store = NULL;
     daemon_lock_release(a->lock_fd);
@@ -92,7 +101,7 @@ static embedder_t *app_embedder(app_t *a, bool allow_download)
 {
     pthread_mutex_lock(&a->emb_mu);
     embedder_t *e = a->emb;
-    bool wait = !e && !allow_download && time_mono_ms() < a->emb_retry_ms;
+    bool wait = !e && time_mono_ms() < a->emb_retry_ms;
     pthread_mutex_unlock(&a->emb_mu);
     if (e || wait) return e;
     err_t err;
@@ -143,12 +152,105 @@ static int run_embedding(app_t *a, err_t *err)
     return rc < 0 ? -1 : 0;
 }
 
+static void wake_embedder(app_t *a)
+{
+    pthread_mutex_lock(&a->state.mu);
+    a->embed_wake = true;
+    pthread_cond_signal(&a->embed_cv);
+    pthread_mutex_unlock(&a->state.mu);
+}
+
+/* Embeds new chunks whenever the index changes, until stop. */
+static void *embed_main(void *arg)
+{
+    app_t *a = arg;
+    while (!a->stop) {
+        err_t err;
+        if (run_embedding(a, &err) != 0) log_error("embedding failed: %s", err.msg);
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 30; /* also retries a model that could not be opened */
+        pthread_mutex_lock(&a->state.mu);
+        while (!a->embed_wake && !a->stop &&
+               pthread_cond_timedwait(&a->embed_cv, &a->state.mu, &until) == 0) {
+        }
+        a->embed_wake = false;
+        pthread_mutex_unlock(&a->state.mu);
+    }
+    atomic_fetch_sub(&a->busy_threads, 1);
+    return NULL;
+}
+
+static void set_watch_msg(app_t *a, const char *msg)
+{
+    pthread_mutex_lock(&a->state.mu);
+    snprintf(a->watch_msg, sizeof a->watch_msg, "%.590s", msg);
+    pthread_mutex_unlock(&a->state.mu);
+}
+
+/* Applies file changes as they happen (daemon.auto_watch); with a degraded or failed
+ * watcher, runs a catch-up every minute instead. */
+static void watch_loop(app_t *a)
+{
+    if (!a->config.auto_watch) return;
+    const config_t *c = &a->config;
+    walk_opts_t wo = {.include = (const char *const *)c->include, .n_include = c->n_include,
+                      .exclude = (const char *const *)c->exclude, .n_exclude = c->n_exclude,
+                      .max_file_bytes = c->max_file_bytes};
+    err_t err;
+    char msg[512];
+    watcher_t *wt = watcher_new(a->project.root, &wo, &err);
+    if (!wt) set_watch_msg(a, err.msg);
+    else if (watcher_degraded(wt, msg, sizeof msg)) set_watch_msg(a, msg);
+    store_t *w = NULL;
+    indexer_opts_t o = {.project = &a->project, .config = c, .state = &a->state,
+                        .stop = &a->stop};
+    double last_catchup = time_mono_ms();
+    while (!a->stop) {
+        bool degraded = !wt || watcher_degraded(wt, NULL, 0);
+        watch_batch_t b = {0};
+        int rc = 0;
+        if (wt) {
+            rc = watcher_wait(wt, c->debounce_ms, 1000, &a->stop, &b, &err);
+            if (rc < 0) {
+                set_watch_msg(a, err.msg);
+                watcher_free(wt);
+                wt = NULL;
+            }
+        } else {
+            usleep(200 * 1000);
+        }
+        bool catchup = (rc == 1 && b.rescan) ||
+                       (degraded && time_mono_ms() - last_catchup >= 60000);
+        if ((rc == 1 || catchup) && !a->stop) {
+            if (!w) w = store_open(a->project.db_path, false, &err);
+            int r = !w ? -1
+                    : catchup ? indexer_catchup(w, &o, &err)
+                              : indexer_update(w, &o, b.paths, b.n, &err);
+            if (r < 0) log_error("updating the index failed: %s", err.msg);
+            if (catchup) last_catchup = time_mono_ms();
+            wake_embedder(a);
+        }
+        watch_batch_free(&b);
+    }
+    store_close(w);
+    watcher_free(wt);
+}
+
 static void *index_main(void *arg)
 {
     app_t *a = arg;
     err_t err;
     if (run_catchup(a, &err) != 0) log_error("indexing failed: %s", err.msg);
-    else if (!a->stop && run_embedding(a, &err) != 0) log_error("embedding failed: %s", err.msg);
+    if (!a->stop) {
+        atomic_fetch_add(&a->busy_threads, 1);
+        if (pthread_create(&a->embed_thread, NULL, embed_main, a) == 0)
+            a->embed_thread_started = true;
+        else
+            atomic_fetch_sub(&a->busy_threads, 1);
+        watch_loop(a);
+    }
+    atomic_fetch_sub(&a->busy_threads, 1);
     return NULL;
 }
 
@@ -156,8 +258,11 @@ static void become_owner(app_t *a, int fd)
 {
     a->lock_fd = fd;
     atomic_store(&a->role_owner, 1);
+    atomic_fetch_add(&a->busy_threads, 1);
     if (pthread_create(&a->index_thread, NULL, index_main, a) == 0)
         a->index_thread_started = true;
+    else
+        atomic_fetch_sub(&a->busy_threads, 1);
 }
 
 static void *takeover_main(void *arg)
@@ -469,6 +574,12 @@ cJSON *app_status(app_t *a)
     pthread_mutex_unlock(&a->state.mu);
     if (!msg && !have_counts && !p.is_indexing)
         msg = "No index yet: it is built when the server starts or by `embecode index`.";
+    pthread_mutex_lock(&a->state.mu);
+    if (!msg && a->watch_msg[0] && owner) {
+        snprintf(buf, sizeof buf, "File watcher degraded: %s", a->watch_msg);
+        msg = buf;
+    }
+    pthread_mutex_unlock(&a->state.mu);
     if (!msg && emb_error[0]) {
         snprintf(buf, sizeof buf, "Semantic search is off: %s", emb_error);
         msg = buf;

@@ -27,8 +27,12 @@ typedef struct {
     atomic_int role_owner;  /* 1 when this process holds daemon.lock */
     int lock_fd;
     volatile int stop;      /* asks background threads to finish */
-    pthread_t index_thread, takeover_thread;
-    bool index_thread_started, takeover_thread_started;
+    pthread_t index_thread, takeover_thread, embed_thread;
+    bool index_thread_started, takeover_thread_started, embed_thread_started;
+    atomic_int busy_threads; /* background threads still running (serve waits on it) */
+    pthread_cond_t embed_cv; /* wakes the embedding thread when chunks changed (state.mu) */
+    bool embed_wake;
+    char watch_msg[600];     /* why the watcher misses changes, "" when fine (state.mu) */
     bool quiet_progress;
     indexer_progress_fn progress;
     void *progress_ctx;

@@ -14,6 +14,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -444,6 +445,70 @@ int indexer_catchup(store_t *s, const indexer_opts_t *o, err_t *err)
         log_info("index up to date: %zu files checked, %zu read in %.0f ms", es.n, n_jobs,
                  time_mono_ms() - t0);
     free(jobs);
+    entries_free(&es);
+    return rc;
+}
+
+int indexer_update(store_t *s, const indexer_opts_t *o, char *const *paths, size_t n, err_t *err)
+{
+    index_state_t *st = o->state;
+    pthread_mutex_lock(&st->mu);
+    st->is_indexing = true;
+    st->indexing_type = "incremental";
+    pthread_mutex_unlock(&st->mu);
+    entries_t es = {0};
+    char **gone = xcalloc(n ? n : 1, sizeof *gone);
+    size_t n_gone = 0;
+    uint64_t cap = o->config->max_file_bytes;
+    for (size_t i = 0; i < n; i++) {
+        char *full = path_join(o->project->root, paths[i]);
+        struct stat sb;
+        bool keep = lstat(full, &sb) == 0 && S_ISREG(sb.st_mode) &&
+                    (cap == 0 || (uint64_t)sb.st_size <= cap);
+        free(full);
+        if (!keep) {
+            gone[n_gone++] = paths[i];
+            continue;
+        }
+        walk_entry_t e = {paths[i], (uint64_t)sb.st_size,
+                          (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec};
+        collect_entry(&es, &e);
+    }
+    int rc = 0;
+    if (n_gone) {
+        rc = store_batch_begin(s, err);
+        for (size_t i = 0; rc == 0 && i < n_gone; i++) rc = store_file_delete(s, gone[i], err);
+        if (rc == 0) rc = store_batch_commit(s, err);
+        else store_batch_rollback(s);
+    }
+    job_t *jobs = NULL;
+    size_t n_jobs = 0;
+    if (rc == 0 && es.n) {
+        qsort(es.v, es.n, sizeof *es.v, cmp_entry);
+        rc = plan_jobs(s, &es, &jobs, &n_jobs, err);
+    }
+    if (rc == 0 && n_jobs) {
+        state_set(st, "indexing", 0, n_jobs, "");
+        pipeline_t pl = {.o = o, .entries = &es, .jobs = jobs, .n_jobs = n_jobs};
+        pthread_mutex_init(&pl.mu, NULL);
+        pthread_cond_init(&pl.can_push, NULL);
+        pthread_cond_init(&pl.can_pop, NULL);
+        rc = run_pipeline(s, &pl, err);
+        pthread_cond_destroy(&pl.can_push);
+        pthread_cond_destroy(&pl.can_pop);
+        pthread_mutex_destroy(&pl.mu);
+    }
+    pthread_mutex_lock(&st->mu);
+    st->is_indexing = false;
+    st->indexing_type = NULL;
+    st->phase = NULL;
+    st->current_file[0] = 0;
+    pthread_mutex_unlock(&st->mu);
+    publish_state(s, st);
+    if (rc == 0 && (n_jobs || n_gone))
+        log_info("incremental update: %zu changed, %zu removed", n_jobs, n_gone);
+    free(jobs);
+    free(gone);
     entries_free(&es);
     return rc;
 }

@@ -50,6 +50,13 @@ typedef struct {
  * failure (per-file read problems are logged and skipped, never fatal). */
 int indexer_catchup(store_t *s, const indexer_opts_t *o, err_t *err);
 
+/* Re-indexes the given project-relative files (from the watcher): each is read and
+ * replaced when its size, mtime or content changed, and its rows are removed when it no
+ * longer exists, is not a regular file, or exceeds the size cap. Reports itself as an
+ * "incremental" pass. Returns 0, 1 when stopped, -1 with err on a storage failure. */
+int indexer_update(store_t *s, const indexer_opts_t *o, char *const *paths, size_t n,
+                   err_t *err);
+
 /* Metadata keys written by the indexer. */
 #define INDEXER_META_COMPLETE "keyword_complete" /* "1" once a full pass finished */
 #define INDEXER_META_STATE "indexing_state"      /* JSON progress for reader processes */

@@ -76,17 +76,8 @@ int serve_run(const app_overrides_t *ov)
      * rolls back the open batch. */
     app.stop = 1;
     double t0 = time_mono_ms();
-    while (time_mono_ms() - t0 < 700) {
-        pthread_mutex_lock(&app.state.mu);
-        bool busy = app.state.is_indexing;
-        pthread_mutex_unlock(&app.state.mu);
-        if (!busy) break;
-        usleep(10 * 1000);
-    }
-    pthread_mutex_lock(&app.state.mu);
-    bool busy = app.state.is_indexing;
-    pthread_mutex_unlock(&app.state.mu);
-    if (busy) {
+    while (atomic_load(&app.busy_threads) > 0 && time_mono_ms() - t0 < 700) usleep(10 * 1000);
+    if (atomic_load(&app.busy_threads) > 0) {
         fflush(stdout);
         _exit(rc == 0 ? CLI_OK : CLI_FAIL);
     }
