@@ -407,7 +407,8 @@ static void test_tools_list_describes_both_tools_with_schemas(void)
                             "last_updated",  "is_indexing",     "indexing_type",
                             "current_file",  "progress",        "files_to_process",
                             "role",          "embedded_chunks", "semantic_ready",
-                            "message",       "skipped_binary",  "skipped_too_large"};
+                            "message",       "skipped_binary",  "skipped_too_large",
+                            "is_embedding",  "embedding_progress"};
     const cJSON *props = get(st, "outputSchema.properties");
     for (size_t i = 0; i < ARRAY_LEN(fields); i++) {
         const cJSON *p = cJSON_GetObjectItemCaseSensitive(props, fields[i]);
