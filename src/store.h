@@ -9,10 +9,10 @@
  *   fts        FTS5 keyword index (contentless) over (path, definitions names, content),
  *              tokenized by ftstok.h; rowid = chunks.id.
  *   metadata   key/value strings: schema_version, embedding model (STORE_META_MODEL), ...
- *   embeddings (model, chunk_hash, dim, vec): vectors keyed by model name and chunk content
- *              hash, so moved or unchanged chunks, and branch switches, never re-embed. Filled
- *              by the embedding pass (a later issue); rows are never deleted by file
- *              replacement — a garbage-collection pass drops hashes no chunk uses.
+ *   embeddings (seq, model, chunk_hash, dim, vec): vectors keyed by model name and chunk
+ *              content hash, so moved or unchanged chunks, and branch switches, never
+ *              re-embed. Rows are never deleted by file replacement. See "vectors" below.
+ *   chunk_log  every chunk addition and removal, in commit order (see "vectors" below).
  *
  * Processes: one writer process (the owner) and any number of readers on the same file.
  * Readers open read-only and see each committed transaction as soon as it lands; every read
@@ -34,7 +34,7 @@
 
 #include "util.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 #define STORE_BUSY_TIMEOUT_MS 5000
 /* metadata key holding the embedding model name the vectors were made with. */
 #define STORE_META_MODEL "embedding_model"
@@ -162,5 +162,123 @@ int store_chunk_count_bound(store_t *s, int64_t *n, err_t *err);
 /* Fault injection for atomicity tests: the n-th row write (n >= 1) from now inside
  * store_file_replace/store_file_delete fails as if the disk had failed. 0 disables. */
 void store_debug_fail_after(store_t *s, int n);
+
+/* ==== vectors (store_vec.c) ==========================================================
+ *
+ * Schema 3 adds two tables:
+ *   embeddings(seq, model, chunk_hash, dim, vec)  one vector per (model, chunk content hash);
+ *       vec is dim little-endian float32. seq (AUTOINCREMENT) orders insertions, so a process
+ *       can follow new vectors with store_vec_since().
+ *   chunk_log(seq, chunk_id, file_id, hash, op)   filled by triggers on chunks: one row per
+ *       added (op 1) or removed (op 0) chunk, in commit order. A chunk's id, file_id and hash
+ *       never change while it exists (store_file_replace keeps a row only when its hash and
+ *       definitions are unchanged); should an UPDATE ever change file_id or hash, the trigger
+ *       logs it as a removal followed by an addition. The owner prunes old rows with
+ *       store_log_prune().
+ * Because seqs are assigned inside the single writer's transaction, commit order equals seq
+ * order: a reader that has applied every row up to seq X never misses a later row.
+ *
+ * Threads, processes and errors as for the rest of store.h. Functions taking a callback
+ * call it inside a read statement unless noted: the pointers it receives are valid only
+ * during the call, and it must not use the same store_t. It returns nonzero to stop, and
+ * that value is returned. */
+
+/* One chunk to embed: the first chunk (lowest id after the cursor) of a content hash that
+ * has no vector for the model. The text to embed is built from path, language, definitions
+ * and content (content_len bytes, not NUL-terminated). */
+typedef struct {
+    int64_t chunk_id;
+    const char *hash, *path, *language, *definitions, *content;
+    size_t content_len;
+} store_embed_todo_t;
+
+/* Calls cb for up to limit chunks with chunk_id > *cursor whose hash has no vector for
+ * model, in chunk-id order, one per distinct hash among those, and sets *cursor to the last
+ * chunk id passed to cb (also when cb returned nonzero for it: a cb that stops should do so
+ * after taking the row). A pass starts with *cursor = 0 and calls again until it returns
+ * with *cursor unchanged (nothing left); each call costs time proportional to the chunks it
+ * steps over, so a whole pass is linear even when some texts fail to embed: the cursor
+ * moves past them (the next pass retries them). Store a batch's vectors before the next
+ * call, or its hashes come back when another chunk shares them. 0 / cb's nonzero value /
+ * -1 with err. */
+int store_vec_todo(store_t *s, const char *model, int64_t *cursor, int limit,
+                   int (*cb)(void *ctx, const store_embed_todo_t *t), void *ctx, err_t *err);
+
+/* Stores the vector of chunk_hash (40 lowercase hex digits) for model, unless one exists
+ * (INSERT OR IGNORE: the same model and text always give the same vector). dim 1..65536;
+ * every value must be finite and the vector non-zero. Runs inside the caller's batch when
+ * one is open, else as its own transaction. Fails on a read-only store. */
+int store_vec_put(store_t *s, const char *model, const char *chunk_hash, int dim, const float *vec,
+                  err_t *err);
+
+/* Reads the vector of chunk_hash for model into out (dim floats). Returns 1 when found, 0
+ * when absent, -1 with err on a read error or when the stored vector has another size. */
+int store_vec_get(store_t *s, const char *model, const char *chunk_hash, float *out, int dim,
+                  err_t *err);
+
+/* Reads the vectors of n hashes in one prepared statement (for rescoring search
+ * candidates): cb(ctx, i, vec, dim) for each hashes[i] that has a vector (vec is aligned,
+ * valid during the call), in index order; absent ones are skipped. */
+int store_vec_get_many(store_t *s, const char *model, const char *const *hashes, size_t n,
+                       int (*cb)(void *ctx, size_t i, const float *vec, int dim), void *ctx,
+                       err_t *err);
+
+/* Chunks (not hashes) whose hash has a vector for model, and all chunks; one snapshot. */
+int store_vec_count(store_t *s, const char *model, int64_t *chunks_with_vec, int64_t *chunks_total,
+                    err_t *err);
+
+/* Deletes the vectors of every model but keep_model (after a model change, once the new
+ * model's vectors are complete, or at once: vector spaces are never mixed by readers, who
+ * always ask for one model). Inside the open batch or as its own transaction. */
+int store_vec_drop_other_models(store_t *s, const char *keep_model, err_t *err);
+
+/* Vectors of model with seq > after_seq, in seq order: cb(ctx, seq, hash, vec, dim), vec
+ * aligned and valid during the call. Rows whose blob is not dim floats are skipped with a
+ * warning. */
+int store_vec_since(store_t *s, const char *model, int64_t after_seq,
+                    int (*cb)(void *ctx, int64_t seq, const char *hash, const float *vec, int dim),
+                    void *ctx, err_t *err);
+
+/* ---- following chunk changes ---- */
+
+/* A number that differs from the previous call's on this store_t whenever a transaction was
+ * committed since, by another connection (PRAGMA data_version) or by this one. Cheap: use
+ * it to skip work when nothing changed. */
+int store_data_version(store_t *s, int64_t *v, err_t *err);
+/* The highest chunk_log seq ever assigned (0 when none). */
+int store_log_max_seq(store_t *s, int64_t *seq, err_t *err);
+/* The lowest seq that has not been pruned: every log row with seq >= *seq is still there
+ * (1 when nothing was ever pruned). */
+int store_log_min_seq(store_t *s, int64_t *seq, err_t *err);
+
+/* Log rows with seq > after_seq in seq order: cb(ctx, seq, chunk_id, file_id, hash, op) with
+ * op 1 = added, 0 = removed. Sets *pruned and calls nothing when rows after after_seq have
+ * been pruned (the caller must reload from store_chunks_all); the check and the read are one
+ * snapshot. */
+int store_chunk_log_since(store_t *s, int64_t after_seq, bool *pruned,
+                          int (*cb)(void *ctx, int64_t seq, int64_t chunk_id, int64_t file_id,
+                                    const char *hash, int op),
+                          void *ctx, err_t *err);
+
+/* Every chunk (id, file_id, hash), in id order, for a first load; *log_seq receives the
+ * chunk_log position of the same snapshot (apply store_chunk_log_since(*log_seq) next). */
+int store_chunks_all(store_t *s, int64_t *log_seq,
+                     int (*cb)(void *ctx, int64_t chunk_id, int64_t file_id, const char *hash),
+                     void *ctx, err_t *err);
+
+/* Ids of the files whose path starts with prefix (byte-wise, like store_keyword_search; NULL
+ * or "" = every file), in path order. */
+int store_files_with_prefix(store_t *s, const char *prefix,
+                            int (*cb)(void *ctx, int64_t file_id), void *ctx, err_t *err);
+
+/* Deletes log rows, keeping the newest keep_last (>= 0), and records how far it pruned (so
+ * readers behind that point reload). Inside the open batch or as its own transaction; the
+ * owner calls it after an indexing pass. */
+int store_log_prune(store_t *s, int64_t keep_last, err_t *err);
+
+/* Chunk rows for result building, in the order of ids; ids no longer present are skipped.
+ * hit.bm25 = 0. cb's strings are valid during the call. */
+int store_chunks_get(store_t *s, const int64_t *ids, size_t n,
+                     int (*cb)(void *ctx, const store_hit_t *hit), void *ctx, err_t *err);
 
 #endif

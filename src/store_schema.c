@@ -5,6 +5,9 @@
  *      column indexing the definitions string verbatim (kind labels included).
  *   2  files.kind (skipped binary / too-large files keep a row); the embeddings table; FTS
  *      definitions column indexes the names only (the FTS table is rebuilt).
+ *   3  embeddings gets a seq (AUTOINCREMENT) so processes can follow new vectors, keyed by
+ *      UNIQUE(model, chunk_hash) (the table is recreated, rows copied); chunk_log, filled by
+ *      triggers on chunks, records every chunk addition and removal in commit order.
  * A fresh database gets the current layout directly. An older one runs each step from its
  * version up, together with the version bump, in one IMMEDIATE transaction: a crash or a
  * failure leaves the old version intact. A tokenizer change (ftstok.h) is a new version
@@ -20,6 +23,35 @@
 #define FTS_CREATE_SQL                                                                             \
     "CREATE VIRTUAL TABLE fts USING fts5(path, definitions, content, content='', "                 \
     "tokenize='embecode');"
+
+/* Schema 3: vectors keyed by (model, hash) with an insertion order, and the chunk change log
+ * written by triggers (an UPDATE of a chunk's file or hash, which store.c never does, is
+ * logged as a removal plus an addition). */
+#define EMBEDDINGS_V3_SQL                                                                          \
+    "CREATE TABLE embeddings("                                                                     \
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"                                                     \
+    "  model TEXT NOT NULL,"                                                                       \
+    "  chunk_hash TEXT NOT NULL,"                                                                  \
+    "  dim INTEGER NOT NULL,"                                                                      \
+    "  vec BLOB NOT NULL,"                                                                         \
+    "  UNIQUE (model, chunk_hash));"
+
+#define CHUNK_LOG_INSERT "INSERT INTO chunk_log(chunk_id, file_id, hash, op) VALUES "
+#define CHUNK_LOG_SQL                                                                              \
+    "CREATE TABLE chunk_log("                                                                      \
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"                                                     \
+    "  chunk_id INTEGER NOT NULL,"                                                                 \
+    "  file_id INTEGER NOT NULL,"                                                                  \
+    "  hash TEXT NOT NULL,"                                                                        \
+    "  op INTEGER NOT NULL);"                                                                      \
+    "CREATE TRIGGER chunk_log_add AFTER INSERT ON chunks BEGIN " CHUNK_LOG_INSERT                  \
+    "(new.id, new.file_id, new.hash, 1); END;"                                                     \
+    "CREATE TRIGGER chunk_log_remove AFTER DELETE ON chunks BEGIN " CHUNK_LOG_INSERT               \
+    "(old.id, old.file_id, old.hash, 0); END;"                                                     \
+    "CREATE TRIGGER chunk_log_change AFTER UPDATE OF id, file_id, hash ON chunks WHEN "            \
+    "old.id IS NOT new.id OR old.file_id IS NOT new.file_id OR old.hash IS NOT new.hash "          \
+    "BEGIN " CHUNK_LOG_INSERT "(old.id, old.file_id, old.hash, 0); " CHUNK_LOG_INSERT              \
+    "(new.id, new.file_id, new.hash, 1); END;"
 
 static const char schema_current_sql[] =
     "CREATE TABLE metadata(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
@@ -42,13 +74,7 @@ static const char schema_current_sql[] =
     "  content TEXT NOT NULL,"
     "  hash TEXT NOT NULL);"
     "CREATE INDEX chunks_by_file ON chunks(file_id);"
-    "CREATE INDEX chunks_by_hash ON chunks(hash);"
-    "CREATE TABLE embeddings("
-    "  model TEXT NOT NULL,"
-    "  chunk_hash TEXT NOT NULL,"
-    "  dim INTEGER NOT NULL,"
-    "  vec BLOB NOT NULL,"
-    "  PRIMARY KEY (model, chunk_hash)) WITHOUT ROWID;" FTS_CREATE_SQL;
+    "CREATE INDEX chunks_by_hash ON chunks(hash);" EMBEDDINGS_V3_SQL CHUNK_LOG_SQL FTS_CREATE_SQL;
 
 /* Drops and recreates the FTS table and indexes every chunk again. */
 static int fts_rebuild(store_t *s, err_t *err)
@@ -90,8 +116,25 @@ static int migrate_1_to_2(store_t *s, err_t *err)
     return fts_rebuild(s, err);
 }
 
+/* The embeddings table is recreated with a seq (rows copied in key order: the old table is
+ * empty in practice), and the chunk log starts empty: readers load the current chunks once
+ * and follow the log from there. Databases that started at version 1 also get the index on
+ * chunks(hash) that version 2 created only for new databases. */
+static int migrate_2_to_3(store_t *s, err_t *err)
+{
+    return store_exec(s,
+                      "ALTER TABLE embeddings RENAME TO embeddings_v2;" EMBEDDINGS_V3_SQL
+                      "INSERT INTO embeddings(model, chunk_hash, dim, vec) "
+                      "SELECT model, chunk_hash, dim, vec FROM embeddings_v2 "
+                      "ORDER BY model, chunk_hash;"
+                      "DROP TABLE embeddings_v2;"
+                      /* version 1 databases reached 2 without it */
+                      "CREATE INDEX IF NOT EXISTS chunks_by_hash ON chunks(hash);" CHUNK_LOG_SQL,
+                      "migrating schema 2 to 3", err);
+}
+
 /* steps[v - 1] migrates version v to v + 1. */
-static int (*const steps[])(store_t *, err_t *) = {migrate_1_to_2};
+static int (*const steps[])(store_t *, err_t *) = {migrate_1_to_2, migrate_2_to_3};
 _Static_assert(sizeof steps / sizeof steps[0] == STORE_SCHEMA_VERSION - 1,
                "one migration step per older schema version");
 

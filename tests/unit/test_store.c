@@ -129,7 +129,7 @@ static void test_open_creates_schema_in_wal_mode(void)
     if (!s) return;
     char *v = NULL;
     T_EQ_INT(store_meta_get(s, "schema_version", &v, &err), 0);
-    T_EQ_STR(v, "2");
+    T_EQ_STR(v, "3");
     free(v);
     store_close(s);
 
@@ -139,7 +139,7 @@ static void test_open_creates_schema_in_wal_mode(void)
     char *tables = raw_text(db, "SELECT group_concat(name, ' ') FROM (SELECT name FROM "
                                 "sqlite_master WHERE type = 'table' AND name NOT LIKE 'fts_%' "
                                 "AND name NOT LIKE 'sqlite%' ORDER BY name)");
-    T_EQ_STR(tables, "chunks embeddings files fts metadata");
+    T_EQ_STR(tables, "chunk_log chunks embeddings files fts metadata");
     free(mode);
     free(tables);
     sqlite3_close(db);
@@ -245,7 +245,7 @@ static void test_migrates_version_1_database(void)
     if (!s) return;
     char *v = NULL;
     store_meta_get(s, "schema_version", &v, &err);
-    T_EQ_STR(v, "2");
+    T_EQ_STR(v, "3");
     free(v);
     store_meta_get(s, STORE_META_MODEL, &v, &err);
     T_EQ_STR(v, "bge-small");
@@ -611,7 +611,8 @@ static void test_embedded_chunks_counted_per_model(void)
     char hex[41];
     hash_sha1_hex("first chunk", 11, hex);
     sqlite3 *db = raw_open(path);
-    char *sql = xasprintf("INSERT INTO embeddings VALUES('m1', '%s', 2, x'0000803f00000040')", hex);
+    char *sql = xasprintf("INSERT INTO embeddings(model, chunk_hash, dim, vec) VALUES('m1', '%s', 2, "
+                          "x'0000803f00000040')", hex);
     T_EQ_INT(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
     free(sql);
     sqlite3_close(db);
