@@ -316,6 +316,20 @@ static int run_pipeline(store_t *s, pipeline_t *pl, err_t *err)
     return rc;
 }
 
+static int run_jobs(store_t *s, const indexer_opts_t *o, entries_t *es, job_t *jobs, size_t n_jobs,
+                    err_t *err)
+{
+    pipeline_t pl = {.o = o, .entries = es, .jobs = jobs, .n_jobs = n_jobs};
+    pthread_mutex_init(&pl.mu, NULL);
+    pthread_cond_init(&pl.can_push, NULL);
+    pthread_cond_init(&pl.can_pop, NULL);
+    int rc = run_pipeline(s, &pl, err);
+    pthread_cond_destroy(&pl.can_push);
+    pthread_cond_destroy(&pl.can_pop);
+    pthread_mutex_destroy(&pl.mu);
+    return rc;
+}
+
 /* ---- the pass -------------------------------------------------------------------- */
 
 typedef struct {
@@ -420,14 +434,7 @@ int indexer_catchup(store_t *s, const indexer_opts_t *o, err_t *err)
         log_info("%s pass: %zu files in the project, %zu to read", st->indexing_type, es.n,
                  n_jobs);
         state_set(st, "indexing", 0, n_jobs, "");
-        pipeline_t pl = {.o = o, .entries = &es, .jobs = jobs, .n_jobs = n_jobs};
-        pthread_mutex_init(&pl.mu, NULL);
-        pthread_cond_init(&pl.can_push, NULL);
-        pthread_cond_init(&pl.can_pop, NULL);
-        rc = run_pipeline(s, &pl, err);
-        pthread_cond_destroy(&pl.can_push);
-        pthread_cond_destroy(&pl.can_pop);
-        pthread_mutex_destroy(&pl.mu);
+        rc = run_jobs(s, o, &es, jobs, n_jobs, err);
     }
     if (rc == 0) rc = store_meta_set(s, INDEXER_META_COMPLETE, "1", err);
 
@@ -489,14 +496,7 @@ int indexer_update(store_t *s, const indexer_opts_t *o, char *const *paths, size
     }
     if (rc == 0 && n_jobs) {
         state_set(st, "indexing", 0, n_jobs, "");
-        pipeline_t pl = {.o = o, .entries = &es, .jobs = jobs, .n_jobs = n_jobs};
-        pthread_mutex_init(&pl.mu, NULL);
-        pthread_cond_init(&pl.can_push, NULL);
-        pthread_cond_init(&pl.can_pop, NULL);
-        rc = run_pipeline(s, &pl, err);
-        pthread_cond_destroy(&pl.can_push);
-        pthread_cond_destroy(&pl.can_pop);
-        pthread_mutex_destroy(&pl.mu);
+        rc = run_jobs(s, o, &es, jobs, n_jobs, err);
     }
     pthread_mutex_lock(&st->mu);
     st->is_indexing = false;
