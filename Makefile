@@ -44,9 +44,11 @@ GRAMMARS := python:tree-sitter-python/src javascript:tree-sitter-javascript/src 
   ruby:tree-sitter-ruby/src php:tree-sitter-php/php/src bash:tree-sitter-bash/src
 gname = $(word 1,$(subst :, ,$1))
 gdir  = node_modules/$(word 2,$(subst :, ,$1))
-TS_OBJS := $(TSBUILD)/lib.o \
-  $(foreach g,$(GRAMMARS),$(TSBUILD)/$(call gname,$g)_parser.o \
-    $(if $(wildcard $(call gdir,$g)/scanner.c),$(TSBUILD)/$(call gname,$g)_scanner.o))
+# Grammars with an external scanner (src/scanner.c). Listed, not globbed: on a fresh clone
+# node_modules does not exist yet when make reads this file.
+SCANNERS := python javascript typescript tsx rust cpp c_sharp ruby php bash
+TS_OBJS := $(TSBUILD)/lib.o $(foreach g,$(GRAMMARS),$(TSBUILD)/$(call gname,$g)_parser.o) \
+  $(SCANNERS:%=$(TSBUILD)/%_scanner.o)
 TS_LIB  := $(TSBUILD)/libts.a
 TS_CFLAGS := -std=gnu11 -O2 -g0 -w -fPIC
 
