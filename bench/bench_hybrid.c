@@ -81,7 +81,7 @@ static int build(const char *path, int n, int dim, err_t *err)
             }
             text[c] = sbuf_take(&b);
             in[c] = (store_chunk_in_t){(uint32_t)c * 10 + 1, (uint32_t)c * 10 + 9, "",
-                                       text[c], strlen(text[c])};
+                                       text[c], strlen(text[c]), NULL};
         }
         char *p = xasprintf("src/dir%d/file%d.py", f % 50, f);
         rc = store_file_replace(s, p, "python", STORE_KIND_TEXT, 1000, f, "", in,

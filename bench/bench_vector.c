@@ -341,7 +341,7 @@ static int store_config(int nq)
     for (size_t f = 0; rc == 0 && f < n / per_file; f++) {
         for (size_t i = 0; i < per_file; i++) {
             snprintf(bodies[i], sizeof bodies[i], "chunk body %zu", f * per_file + i);
-            in[i] = (store_chunk_in_t){1, 1, NULL, bodies[i], strlen(bodies[i])};
+            in[i] = (store_chunk_in_t){1, 1, NULL, bodies[i], strlen(bodies[i]), NULL};
         }
         char p[64];
         snprintf(p, sizeof p, "dir%zu/file%zu.c", f / 100, f);
@@ -390,7 +390,7 @@ static int store_config(int nq)
     for (size_t f = n / per_file; f < n / per_file + 10; f++) {
         for (size_t i = 0; i < per_file; i++) {
             snprintf(bodies[i], sizeof bodies[i], "chunk body %zu", f * per_file + i);
-            in[i] = (store_chunk_in_t){1, 1, NULL, bodies[i], strlen(bodies[i])};
+            in[i] = (store_chunk_in_t){1, 1, NULL, bodies[i], strlen(bodies[i]), NULL};
             char hex[41];
             hash_sha1_hex(bodies[i], strlen(bodies[i]), hex);
             gen_vec(f * per_file + i, dim, vec);

@@ -20,9 +20,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#define QUEUE_MAX_BYTES (48u << 20) /* bounds memory whatever the repo size */
-#define BATCH_MAX_FILES 512
-#define BATCH_MAX_MS 250.0
+#define QUEUE_MAX_BYTES (24u << 20) /* bounds memory whatever the repo size */
+/* Fewer, larger commits: each commit rewrites the FTS pages it touched into the WAL. */
+#define BATCH_MAX_FILES 4096
+#define BATCH_MAX_MS 1000.0
 #define BINARY_PROBE_BYTES 8192
 
 void index_state_init(index_state_t *st)
@@ -65,6 +66,7 @@ typedef struct result {
     size_t len;
     char hash[41];
     chunk_list_t chunks;
+    char (*chunk_hashes)[41]; /* SHA-1 of each chunk, computed on the worker */
 } result_t;
 
 typedef struct {
@@ -172,6 +174,12 @@ static void produce(pipeline_t *pl, chunker_t *ck, size_t j, result_t *r)
         log_warn("%s: cannot chunk: %s; indexing it without chunks", e->path, err.msg);
         chunk_list_free(&r->chunks);
     }
+    r->chunk_hashes = xcalloc(r->chunks.n ? r->chunks.n : 1, sizeof *r->chunk_hashes);
+    for (size_t i = 0; i < r->chunks.n; i++) {
+        const chunk_t *c = &r->chunks.v[i];
+        hash_sha1_hex(r->content + c->start_byte, c->end_byte - c->start_byte,
+                      r->chunk_hashes[i]);
+    }
 }
 
 static void *worker_main(void *arg)
@@ -214,6 +222,7 @@ static void result_free(result_t *r)
     if (!r) return;
     free(r->content);
     chunk_list_free(&r->chunks);
+    free(r->chunk_hashes);
     free(r);
 }
 
@@ -236,7 +245,8 @@ static int write_result(store_t *s, pipeline_t *pl, result_t *r, err_t *err)
     for (size_t i = 0; i < r->chunks.n; i++) {
         const chunk_t *c = &r->chunks.v[i];
         in[i] = (store_chunk_in_t){c->start_line, c->end_line, c->definitions,
-                                   r->content + c->start_byte, c->end_byte - c->start_byte};
+                                   r->content + c->start_byte, c->end_byte - c->start_byte,
+                                   r->chunk_hashes ? r->chunk_hashes[i] : NULL};
     }
     int rc = store_file_replace(s, e->path, r->lang, r->kind, e->size, e->mtime_ns, r->hash, in,
                                 r->chunks.n, err);

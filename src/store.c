@@ -183,6 +183,9 @@ static int configure_writer(store_t *s, err_t *err)
                        "index %s: cannot use WAL mode (journal mode is '%s'); keep the "
                        "cache folder on a local file system",
                        s->path, mode);
+    /* A larger page cache keeps the FTS segments being merged in memory during bulk
+     * indexing (the writer is the pipeline's serial stage). */
+    if (store_exec(s, "PRAGMA cache_size=-16384", "setting the page cache", err) != 0) return -1;
     return store_exec(s, "PRAGMA synchronous=NORMAL", "setting synchronous=NORMAL", err);
 }
 
@@ -557,7 +560,11 @@ static int replace_rows(store_t *s, const char *path, const char *language, int 
     char(*hashes)[HASH_SHA1_HEX_LEN] = xcalloc(n ? n : 1, sizeof *hashes);
     old_chunk_t **claimed = xcalloc(n ? n : 1, sizeof *claimed);
     for (size_t i = 0; i < n; i++) {
-        hash_sha1_hex(chunks[i].content ? chunks[i].content : "", chunks[i].content_len, hashes[i]);
+        if (chunks[i].hash && strlen(chunks[i].hash) == HASH_SHA1_HEX_LEN - 1)
+            memcpy(hashes[i], chunks[i].hash, HASH_SHA1_HEX_LEN);
+        else
+            hash_sha1_hex(chunks[i].content ? chunks[i].content : "", chunks[i].content_len,
+                          hashes[i]);
         const char *defs = chunks[i].definitions ? chunks[i].definitions : "";
         claimed[i] = old_claim(old, n_old, hashes[i], defs);
     }

@@ -77,6 +77,8 @@ typedef struct {
     const char *definitions;       /* may be NULL or "" */
     const char *content;           /* content_len bytes, need not be NUL-terminated */
     size_t content_len;
+    const char *hash;              /* SHA-1 hex of content when the caller has it (saves the
+                                      writer the work), or NULL: computed here */
 } store_chunk_in_t;
 
 /* Replaces everything stored for path (file row, chunks, FTS rows) by the given file

@@ -28,7 +28,7 @@ static void put(store_t *s, const char *path, const char *defs, const char *cont
     uint32_t lines = 1;
     for (const char *p = content; *p; p++)
         lines += *p == '\n';
-    store_chunk_in_t c = {start, start + lines - 1, defs, content, strlen(content)};
+    store_chunk_in_t c = {start, start + lines - 1, defs, content, strlen(content), NULL};
     if (store_file_replace(s, path, "python", STORE_KIND_TEXT, strlen(content), 1, "h", &c, 1,
                            &err) < 0)
         fprintf(stderr, "put %s: %s\n", path, err.msg);
@@ -334,8 +334,8 @@ static void test_result_json_shape(void)
     put(s, "src/auth.py", "function login, class Session",
         "import os\n\ndef login(user, pw):\n    session = Session(user)\n    return session\n", 20);
     store_chunk_in_t two[2] = {
-        {1, 2, "function logout", "def logout(session):\n    session.close()\n", 41},
-        {5, 5, "", "TIMEOUT = 30  # session timeout\n", 32},
+        {1, 2, "function logout", "def logout(session):\n    session.close()\n", 41, NULL},
+        {5, 5, "", "TIMEOUT = 30  # session timeout\n", 32, NULL},
     };
     T_EQ_INT(
         store_file_replace(s, "src/sess.py", "python", STORE_KIND_TEXT, 1, 1, "h", two, 2, &err),

@@ -323,8 +323,8 @@ static void test_replace_stores_file_and_chunks(void)
     char *path = new_db_path();
     store_t *s = store_open(path, false, &err);
     store_chunk_in_t c[2] = {
-        {1, 3, "function getUserName", "def getUserName(self):\n    return self.name\n", 44},
-        {5, 9, NULL, "MAX_RETRY_COUNT = 3", 19},
+        {1, 3, "function getUserName", "def getUserName(self):\n    return self.name\n", 44, NULL},
+        {5, 9, NULL, "MAX_RETRY_COUNT = 3", 19, NULL},
     };
     T_EQ_INT(store_file_replace(s, "src/users.py", "python", STORE_KIND_TEXT, 1234,
                                 1700000000123456789LL, "abcdef", c, 2, &err),
@@ -464,10 +464,10 @@ static void test_invalid_chunks_are_rejected_before_any_change(void)
     char *path = new_db_path();
     store_t *s = store_open(path, false, &err);
     T_EQ_INT(put1(s, "x.py", "original", &err), 0);
-    store_chunk_in_t bad[2] = {{1, 2, NULL, "fine", 4}, {7, 3, NULL, "backwards", 9}};
+    store_chunk_in_t bad[2] = {{1, 2, NULL, "fine", 4, NULL}, {7, 3, NULL, "backwards", 9, NULL}};
     T_CHECK(store_file_replace(s, "x.py", "python", 0, 1, 1, "h", bad, 2, &err) < 0);
     T_CHECK(strstr(err.msg, "chunk 2 has lines 7-3") != NULL);
-    bad[1] = (store_chunk_in_t){0, 0, NULL, "zero", 4};
+    bad[1] = (store_chunk_in_t){0, 0, NULL, "zero", 4, NULL};
     T_CHECK(store_file_replace(s, "x.py", "python", 0, 1, 1, "h", bad, 2, &err) < 0);
     T_CHECK(store_file_replace(s, "x.py", "python", 9, 1, 1, "h", NULL, 0, &err) < 0);
     T_CHECK(strstr(err.msg, "unknown file kind") != NULL);

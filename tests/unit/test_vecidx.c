@@ -432,7 +432,7 @@ static void test_chunks_sharing_a_hash_are_all_results(void)
     err_t err;
     store_t *s = store_open(path, false, &err);
     const char *body = "def shared(): pass";
-    store_chunk_in_t c = {1, 1, NULL, body, strlen(body)};
+    store_chunk_in_t c = {1, 1, NULL, body, strlen(body), NULL};
     T_EQ_INT(store_file_replace(s, "b.py", "python", 0, 1, 1, "h", &c, 1, &err), 0);
     T_EQ_INT(store_file_replace(s, "a.py", "python", 0, 1, 1, "h", &c, 1, &err), 0);
     char hex[41];
@@ -786,7 +786,7 @@ static void put_chunks(store_t *s, const char *path, const char *const *bodies, 
     store_chunk_in_t in[8];
     for (size_t i = 0; i < n; i++)
         in[i] = (store_chunk_in_t){(uint32_t)i + 1, (uint32_t)i + 1, NULL, bodies[i],
-                                   strlen(bodies[i])};
+                                   strlen(bodies[i]), NULL};
     T_EQ_INT(store_file_replace(s, path, "python", 0, 1, 1, "h", in, n, &err), 0);
 }
 
