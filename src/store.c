@@ -207,7 +207,10 @@ store_t *store_open(const char *db_path, bool readonly, err_t *err)
     s->path = xstrdup(db_path);
     s->readonly = readonly;
     s->busy_ms = STORE_BUSY_TIMEOUT_MS;
-    int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    /* A store_t is used by one thread at a time (store.h), so SQLite's per-call connection
+     * mutex is pure overhead: NOMUTEX. */
+    int flags = (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+                SQLITE_OPEN_NOMUTEX;
     if (sqlite3_open_v2(db_path, &s->db, flags, NULL) != SQLITE_OK) {
         if (s->db)
             store_sql_fail(s, err, "opening");
