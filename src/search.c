@@ -221,7 +221,8 @@ static int count_hit(void *ctx, const store_hit_t *h)
 }
 
 static int keyword_arm(store_t *s, const char *query, const char *prefix, int limit,
-                       int (*cb)(void *ctx, const store_hit_t *h), void *ctx, err_t *err)
+                       bool fallback, int (*cb)(void *ctx, const store_hit_t *h), void *ctx,
+                       err_t *err)
 {
     bool restricted = false;
     char *fts = fts_query_fast(s, query, &restricted);
@@ -229,7 +230,7 @@ static int keyword_arm(store_t *s, const char *query, const char *prefix, int li
     counting_t c = {cb, ctx, 0};
     int rc = store_keyword_search(s, fts, prefix, limit, count_hit, &c, err);
     free(fts);
-    if (rc == 0 && restricted && c.n == 0) {
+    if (rc == 0 && restricted && c.n == 0 && fallback) {
         fts = search_fts_query(query);
         rc = store_keyword_search(s, fts, prefix, limit, count_hit, &c, err);
         free(fts);
@@ -307,7 +308,9 @@ static int vector_search(store_t *s, const search_req_t *req, const search_seman
     int digits = 4;
     if (hybrid) {
         t0 = time_mono_ms();
-        rc = keyword_arm(s, req->query, prefix, depth, collect_id, &kw, err);
+        /* No slow full-query fallback here: when only very common words match, the
+         * semantic arm carries the query. */
+        rc = keyword_arm(s, req->query, prefix, depth, false, collect_id, &kw, err);
         t->keyword_ms = time_mono_ms() - t0;
         t0 = time_mono_ms();
         size_t nf = fusion_rrf(kw.ids, kw.n, sem_ids, nv, FUSION_RRF_K, fh);
@@ -364,7 +367,7 @@ cJSON *search_run_ex(store_t *s, const search_req_t *req, const search_semantic_
         rc = vector_search(s, req, sem, prefix, &b, &t, err);
     } else {
         double t0 = time_mono_ms();
-        rc = keyword_arm(s, req->query, prefix, req->top_k, add_hit, &b, err);
+        rc = keyword_arm(s, req->query, prefix, req->top_k, true, add_hit, &b, err);
         t.keyword_ms = time_mono_ms() - t0;
     }
     preview_query_free(&b.pq);
