@@ -67,7 +67,13 @@ BIG=$WORK/big; mkdir -p "$BIG"
 for i in $(seq 1 40); do cp -r "$ROOT/src" "$BIG/copy$i" 2>/dev/null; done
 "$BIN" --path "$BIG" index 2>/dev/null &
 pid=$!
-sleep 0.4; kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+# kill as soon as some files are committed (the first batch lands within about a second)
+for _ in $(seq 1 200); do
+  n=$("$BIN" --path "$BIG" status --json 2>/dev/null | json '.files_indexed' 2>/dev/null)
+  [ -n "$n" ] && [ "$n" != "0" ] && break
+  sleep 0.05
+done
+kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
 "$BIN" --path "$BIG" index 2>"$WORK/err"
 total=$(find "$BIG" -type f | wc -l)
 read_n=$(grep -oE '[0-9]+ to read' "$WORK/err" | head -1 | cut -d' ' -f1)
