@@ -21,7 +21,7 @@ const work = fs.mkdtempSync(path.join(os.tmpdir(), "embecode-mp-"));
 const repo = path.join(work, "repo");
 fs.mkdirSync(repo);
 // A few thousand real source files so indexing takes long enough to be interrupted.
-for (let i = 0; i < 30; i++) fs.cpSync(path.join(root, "src"), path.join(repo, `copy${i}`), { recursive: true });
+for (let i = 0; i < 60; i++) fs.cpSync(path.join(root, "src"), path.join(repo, `copy${i}`), { recursive: true });
 fs.writeFileSync(path.join(repo, "target.py"), "def uniqueTargetFunction():\n    return 1\n");
 const env = { ...process.env, XDG_CACHE_HOME: path.join(work, "cache"), XDG_CONFIG_HOME: path.join(work, "cfg") };
 
@@ -94,7 +94,7 @@ try {
   const final = await waitFor(async () => { const s = await b.call("index_status"); return !s.is_indexing && s.files_indexed > 0 ? s : null; }, 60000, "B to finish indexing");
   stop = true;
   await hammer;
-  const total = 30 * fs.readdirSync(path.join(root, "src")).length + 1;
+  const total = 60 * fs.readdirSync(path.join(root, "src")).length + 1;
   ok(final.files_indexed === total, "new owner completes the index", `${final.files_indexed} vs ${total}`);
   ok(failures === 0, "no failed request during takeover", `${failures} of ${requests}`);
   ok(requests > 10, "reader answered throughout", `${requests} requests`);
