@@ -1,4 +1,5 @@
 #include "t.h"
+#include "t_sqlite.h"
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -7,16 +8,6 @@
 #include "hash.h"
 #include "store.h"
 #include "store_int.h"
-
-static int db_seq;
-
-/* A fresh database path for each test. */
-static char *new_db_path(void)
-{
-    char name[64];
-    snprintf(name, sizeof name, "idx%d.db", ++db_seq);
-    return path_join(t_tmpdir(), name);
-}
 
 /* Replaces path with one chunk per body (lines 10*i+1 .. 10*i+5). defs may be NULL. */
 static int put(store_t *s, const char *path, const char *const *bodies, const char *const *defs,
@@ -69,31 +60,6 @@ static hits_t find(store_t *s, const char *term, const char *prefix)
     return r;
 }
 
-/* A plain SQLite connection to the same file, with our tokenizer registered. */
-static sqlite3 *raw_open(const char *path)
-{
-    sqlite3 *db = NULL;
-    err_t err;
-    sqlite3_open(path, &db);
-    ftstok_register(db, &err);
-    return db;
-}
-
-static char *raw_text(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st;
-    char *out = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return xasprintf("prepare error: %s", sqlite3_errmsg(db));
-    if (sqlite3_step(st) == SQLITE_ROW)
-        out = xstrdup(sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0)
-                                                 : "(null)");
-    else
-        out = xasprintf("no row: %s", sqlite3_errmsg(db));
-    sqlite3_finalize(st);
-    return out;
-}
-
 /* Terms present in the FTS index (fts5vocab), space-separated in order. */
 static char *fts_terms(const char *path)
 {
@@ -123,7 +89,7 @@ static bool fts_ok(const char *path)
 static void test_open_creates_schema_in_wal_mode(void)
 {
     err_t err;
-    char *path = new_db_path();
+    char *path = t_db_path("idx");
     store_t *s = store_open(path, false, &err);
     T_CHECK(s != NULL);
     if (!s) return;
@@ -169,7 +135,7 @@ static void test_readonly_open_of_missing_file_fails_clearly(void)
 static void test_readonly_store_refuses_writes(void)
 {
     err_t err;
-    char *path = new_db_path();
+    char *path = t_db_path("idx");
     store_t *w = store_open(path, false, &err);
     T_EQ_INT(put1(w, "a.py", "alpha", &err), 0);
     store_t *r = store_open(path, true, &err);
@@ -190,7 +156,7 @@ static void test_readonly_store_refuses_writes(void)
 static void test_readonly_open_of_uninitialised_file_fails(void)
 {
     err_t err;
-    char *path = new_db_path();
+    char *path = t_db_path("idx");
     T_EQ_INT(file_write_atomic(path, "", 0, &err), 0);
     store_t *s = store_open(path, true, &err);
     T_CHECK(s == NULL);
@@ -232,7 +198,7 @@ static void make_v1_db(const char *path)
 static void test_migrates_version_1_database(void)
 {
     err_t err;
-    char *path = new_db_path();
+    char *path = t_db_path("idx");
     make_v1_db(path);
 
     /* A reader cannot migrate: it says to wait for the owner. */
@@ -277,7 +243,7 @@ static void test_migrates_version_1_database(void)
 static void test_newer_schema_is_refused(void)
 {
     err_t err;
-    char *path = new_db_path();
+    char *path = t_db_path("idx");
     store_t *s = store_open(path, false, &err);
     T_EQ_INT(store_meta_set(s, "schema_version", "99", &err), 0);
     store_close(s);
@@ -293,7 +259,7 @@ static void test_newer_schema_is_refused(void)
 static void test_foreign_files_are_refused(void)
 {
     err_t err;
-    char *path = new_db_path();
+    char *path = t_db_path("idx");
     sqlite3 *db = raw_open(path);
     sqlite3_exec(db, "CREATE TABLE notes(x)", NULL, NULL, NULL);
     sqlite3_close(db);
@@ -302,7 +268,7 @@ static void test_foreign_files_are_refused(void)
     T_CHECK(strstr(err.msg, "not an embecode index") != NULL);
     free(path);
 
-    path = new_db_path();
+    path = t_db_path("idx");
     const char junk[] = "this is not a database, just text that is long enough to matter....."
                         "...............................................................";
     T_EQ_INT(file_write_atomic(path, junk, sizeof junk, &err), 0);
@@ -320,7 +286,7 @@ static void test_foreign_files_are_refused(void)
 static void test_replace_stores_file_and_chunks(void)
 {
     err_t err;
-    char *path = new_db_path();
+    char *path = t_db_path("idx");
     store_t *s = store_open(path, false, &err);
     store_chunk_in_t c[2] = {
         {1, 3, "function getUserName", "def getUserName(self):\n    return self.name\n", 44, NULL},
@@ -356,7 +322,7 @@ static void test_replace_stores_file_and_chunks(void)
 static void test_unchanged_chunks_keep_their_identity(void)
 {
     err_t err;
-    char *path = new_db_path();
+    char *path = t_db_path("idx");
     store_t *s = store_open(path, false, &err);
     const char *v1[] = {"alpha one", "bravo two", "charlie three"};
     const char *d1[] = {"function alpha", "", "class Charlie"};
@@ -395,7 +361,7 @@ static void test_unchanged_chunks_keep_their_identity(void)
 static void test_duplicate_chunks_are_matched_one_to_one(void)
 {
     err_t err;
-    char *path = new_db_path();
+    char *path = t_db_path("idx");
     store_t *s = store_open(path, false, &err);
     const char *v1[] = {"same body", "same body"};
     T_EQ_INT(put(s, "d.py", v1, NULL, 2, &err), 0);
@@ -413,7 +379,7 @@ static void test_duplicate_chunks_are_matched_one_to_one(void)
 static void test_replace_is_atomic_under_injected_faults(void)
 {
     err_t err;
-    char *path = new_db_path();
+    char *path = t_db_path("idx");
     store_t *s = store_open(path, false, &err);
     const char *old[] = {"keep one", "oldword two", "oldword three"};
     T_EQ_INT(put(s, "f.py", old, NULL, 3, &err), 0);
@@ -461,7 +427,7 @@ static void test_replace_is_atomic_under_injected_faults(void)
 static void test_invalid_chunks_are_rejected_before_any_change(void)
 {
     err_t err;
-    char *path = new_db_path();
+    char *path = t_db_path("idx");
     store_t *s = store_open(path, false, &err);
     T_EQ_INT(put1(s, "x.py", "original", &err), 0);
     store_chunk_in_t bad[2] = {{1, 2, NULL, "fine", 4, NULL}, {7, 3, NULL, "backwards", 9, NULL}};
@@ -480,7 +446,7 @@ static void test_invalid_chunks_are_rejected_before_any_change(void)
 static void test_skipped_files_keep_a_row_without_chunks(void)
 {
     err_t err;
-    char *path = new_db_path();
+    char *path = t_db_path("idx");
     store_t *s = store_open(path, false, &err);
     T_EQ_INT(put1(s, "a.py", "text", &err), 0);
     T_EQ_INT(
@@ -512,7 +478,7 @@ static void test_skipped_files_keep_a_row_without_chunks(void)
 static void test_delete_touch_and_each(void)
 {
     err_t err;
-    char *path = new_db_path();
+    char *path = t_db_path("idx");
     store_t *s = store_open(path, false, &err);
     T_EQ_INT(put1(s, "b/two.py", "zulu", &err), 0);
     T_EQ_INT(put1(s, "a/one.py", "yankee", &err), 0);
@@ -566,7 +532,7 @@ static int each_stop(void *ctx, const char *path)
 static void test_files_each_visits_paths_in_order(void)
 {
     err_t err;
-    char *path = new_db_path();
+    char *path = t_db_path("idx");
     store_t *s = store_open(path, false, &err);
     const char *names[] = {"z.py", "a/b.py", "a.py", "m/n/o.py"};
     for (int i = 0; i < 4; i++)
@@ -587,7 +553,7 @@ static void test_files_each_visits_paths_in_order(void)
 static void test_metadata_roundtrip(void)
 {
     err_t err;
-    char *path = new_db_path();
+    char *path = t_db_path("idx");
     store_t *s = store_open(path, false, &err);
     char *v = (char *)"sentinel";
     T_EQ_INT(store_meta_get(s, STORE_META_MODEL, &v, &err), 0);
@@ -604,7 +570,7 @@ static void test_metadata_roundtrip(void)
 static void test_embedded_chunks_counted_per_model(void)
 {
     err_t err;
-    char *path = new_db_path();
+    char *path = t_db_path("idx");
     store_t *s = store_open(path, false, &err);
     const char *b[] = {"first chunk", "second chunk", "first chunk"};
     T_EQ_INT(put(s, "e.py", b, NULL, 3, &err), 0);
@@ -657,7 +623,7 @@ static int child_expect(const char *path, const char *term, int n)
 static void test_readers_see_committed_data_while_writer_batch_is_open(void)
 {
     err_t err;
-    char *path = new_db_path();
+    char *path = t_db_path("idx");
     store_t *w = store_open(path, false, &err);
     T_EQ_INT(put1(w, "a.py", "committed", &err), 0);
     store_t *r = store_open(path, true, &err);
@@ -695,7 +661,7 @@ static void test_readers_see_committed_data_while_writer_batch_is_open(void)
 static void test_second_writer_gets_a_clear_busy_error(void)
 {
     err_t err;
-    char *path = new_db_path();
+    char *path = t_db_path("idx");
     store_t *w1 = store_open(path, false, &err);
     store_t *w2 = store_open(path, false, &err);
     T_CHECK(w2 != NULL);
@@ -721,7 +687,7 @@ static void test_second_writer_gets_a_clear_busy_error(void)
 static void test_kill_during_batch_keeps_last_commit(void)
 {
     err_t err;
-    char *path = new_db_path();
+    char *path = t_db_path("idx");
     store_t *s = store_open(path, false, &err);
     T_EQ_INT(put1(s, "a.py", "survivor", &err), 0);
     store_close(s);
@@ -767,7 +733,7 @@ static void test_kill_during_batch_keeps_last_commit(void)
 static void test_path_prefix_is_literal_and_bytewise(void)
 {
     err_t err;
-    char *path = new_db_path();
+    char *path = t_db_path("idx");
     store_t *s = store_open(path, false, &err);
     const char *files[] = {"a%b/x.py", "aXb/x.py", "a_b/x.py",     "ab/x.py",
                            "a*c/x.py", "abc/x.py", "a?c/x.py",     "a[c]/x.py",
@@ -818,7 +784,7 @@ static void test_definition_names_drop_kind_labels(void)
 static void test_keyword_search_rejects_bad_fts_syntax_with_error(void)
 {
     err_t err = {{0}};
-    char *path = new_db_path();
+    char *path = t_db_path("idx");
     store_t *s = store_open(path, false, &err);
     hits_t r = {0};
     T_CHECK(store_keyword_search(s, "\"unbalanced", NULL, 10, collect_hit, &r, &err) < 0);

@@ -1,4 +1,5 @@
 #include "t.h"
+#include "t_sqlite.h"
 
 #include <math.h>
 #include <sqlite3.h>
@@ -7,14 +8,6 @@
 #include "hash.h"
 #include "store.h"
 
-static int db_seq;
-
-static char *new_db_path(void)
-{
-    char name[64];
-    snprintf(name, sizeof name, "vec%d.db", ++db_seq);
-    return path_join(t_tmpdir(), name);
-}
 
 static store_t *open_rw(const char *path)
 {
@@ -63,30 +56,6 @@ static int put_vec(store_t *s, const char *model, const char *body, int dim, err
     return store_vec_put(s, model, hex, dim, v, err);
 }
 
-static sqlite3 *raw_open(const char *path)
-{
-    sqlite3 *db = NULL;
-    err_t err;
-    sqlite3_open(path, &db);
-    ftstok_register(db, &err);
-    return db;
-}
-
-static char *raw_text(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st;
-    char *out = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return xasprintf("prepare error: %s", sqlite3_errmsg(db));
-    if (sqlite3_step(st) == SQLITE_ROW)
-        out = xstrdup(sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0)
-                                                 : "(null)");
-    else
-        out = xasprintf("no row: %s", sqlite3_errmsg(db));
-    sqlite3_finalize(st);
-    return out;
-}
-
 /* ---- todo ---- */
 
 typedef struct {
@@ -130,7 +99,7 @@ static todo_t todo_pass(store_t *s, const char *model, int limit)
 static void test_todo_lists_each_missing_hash_once(void)
 {
     err_t err;
-    char *path = new_db_path();
+    char *path = t_db_path("vec");
     store_t *s = open_rw(path);
     const char *a[] = {"alpha", "beta", "alpha"};
     const char *b[] = {"beta", "gamma"};
@@ -161,7 +130,7 @@ static void test_todo_lists_each_missing_hash_once(void)
 static void test_moved_chunk_needs_no_new_vector(void)
 {
     err_t err;
-    char *path = new_db_path();
+    char *path = t_db_path("vec");
     store_t *s = open_rw(path);
     const char *a[] = {"def moved(): pass", "def stays(): pass"};
     T_EQ_INT(put_file(s, "old/a.py", a, 2, &err), 0);
@@ -185,7 +154,7 @@ static void test_moved_chunk_needs_no_new_vector(void)
 static void test_same_content_in_two_files_shares_one_vector(void)
 {
     err_t err;
-    char *path = new_db_path();
+    char *path = t_db_path("vec");
     store_t *s = open_rw(path);
     const char *a[] = {"shared body", "only in a"};
     const char *b[] = {"shared body"};
@@ -223,7 +192,7 @@ static int count_todo(void *ctx, const store_embed_todo_t *t)
 static void test_todo_cursor_moves_past_failed_texts(void)
 {
     err_t err;
-    char *path = new_db_path();
+    char *path = t_db_path("vec");
     store_t *s = open_rw(path);
     char bodies[12][16];
     const char *p[12];
@@ -257,7 +226,7 @@ static void test_todo_cursor_moves_past_failed_texts(void)
 static void test_put_rejects_bad_vectors_and_readers(void)
 {
     err_t err;
-    char *path = new_db_path();
+    char *path = t_db_path("vec");
     store_t *s = open_rw(path);
     char h[41];
     hex_of("x", h);
@@ -293,7 +262,7 @@ static void test_put_rejects_bad_vectors_and_readers(void)
 static void test_put_keeps_the_first_vector(void)
 {
     err_t err;
-    char *path = new_db_path();
+    char *path = t_db_path("vec");
     store_t *s = open_rw(path);
     char h[41];
     hex_of("x", h);
@@ -315,7 +284,7 @@ static void test_put_keeps_the_first_vector(void)
 static void test_put_inside_batch_follows_the_batch(void)
 {
     err_t err;
-    char *path = new_db_path();
+    char *path = t_db_path("vec");
     store_t *s = open_rw(path);
     T_EQ_INT(store_batch_begin(s, &err), 0);
     T_EQ_INT(put_vec(s, "m", "one", 4, &err), 0);
@@ -357,7 +326,7 @@ static int collect_many(void *ctx, size_t i, const float *vec, int dim)
 static void test_get_many_skips_absent_hashes(void)
 {
     err_t err;
-    char *path = new_db_path();
+    char *path = t_db_path("vec");
     store_t *s = open_rw(path);
     char h[3][41];
     hex_of("a", h[0]);
@@ -381,7 +350,7 @@ static void test_get_many_skips_absent_hashes(void)
 static void test_drop_other_models_keeps_one_model(void)
 {
     err_t err;
-    char *path = new_db_path();
+    char *path = t_db_path("vec");
     store_t *s = open_rw(path);
     const char *a[] = {"x1", "x2"};
     T_EQ_INT(put_file(s, "a.py", a, 2, &err), 0);
@@ -426,7 +395,7 @@ static int collect_log(void *ctx, int64_t seq, int64_t chunk_id, int64_t file_id
 static void test_chunk_log_records_additions_and_removals(void)
 {
     err_t err;
-    char *path = new_db_path();
+    char *path = t_db_path("vec");
     store_t *s = open_rw(path);
     const char *v1[] = {"keep me", "change me"};
     T_EQ_INT(put_file(s, "a.py", v1, 2, &err), 0);
@@ -484,7 +453,7 @@ static void test_chunk_log_records_additions_and_removals(void)
 static void test_prune_keeps_newest_rows_and_reports_gaps(void)
 {
     err_t err;
-    char *path = new_db_path();
+    char *path = t_db_path("vec");
     store_t *s = open_rw(path);
     int64_t min;
     T_EQ_INT(store_log_min_seq(s, &min, &err), 0);
@@ -552,7 +521,7 @@ static int collect_file(void *ctx, int64_t file_id)
 static void test_chunks_all_and_prefix_files(void)
 {
     err_t err;
-    char *path = new_db_path();
+    char *path = t_db_path("vec");
     store_t *s = open_rw(path);
     const char *x[] = {"x"}, *y[] = {"y", "yy"};
     T_EQ_INT(put_file(s, "src/a.py", x, 1, &err), 0);
@@ -611,7 +580,7 @@ static int collect_since(void *ctx, int64_t seq, const char *hash, const float *
 static void test_vec_since_follows_one_model_in_order(void)
 {
     err_t err;
-    char *path = new_db_path();
+    char *path = t_db_path("vec");
     store_t *s = open_rw(path);
     T_EQ_INT(put_vec(s, "m", "a", 4, &err), 0);
     T_EQ_INT(put_vec(s, "other", "b", 4, &err), 0);
@@ -647,7 +616,7 @@ static void test_vec_since_follows_one_model_in_order(void)
 static void test_data_version_moves_on_any_commit(void)
 {
     err_t err;
-    char *path = new_db_path();
+    char *path = t_db_path("vec");
     store_t *s = open_rw(path);
     store_t *r = store_open(path, true, &err);
     int64_t a, b, c;
@@ -692,7 +661,7 @@ static int collect_row(void *ctx, const store_hit_t *h)
 static void test_chunks_get_in_given_order(void)
 {
     err_t err;
-    char *path = new_db_path();
+    char *path = t_db_path("vec");
     store_t *s = open_rw(path);
     const char *a[] = {"a0", "a1"}, *b[] = {"b0"};
     T_EQ_INT(put_file(s, "a.py", a, 2, &err), 0);
@@ -755,7 +724,7 @@ static void make_v2_db(const char *path)
 static void test_migrates_version_2_database(void)
 {
     err_t err;
-    char *path = new_db_path();
+    char *path = t_db_path("vec");
     make_v2_db(path);
     store_t *r = store_open(path, true, &err);
     T_CHECK(r == NULL);
@@ -818,7 +787,7 @@ static void test_migrates_version_2_database(void)
 static void test_migration_from_version_1_adds_the_hash_index(void)
 {
     err_t err;
-    char *path = new_db_path();
+    char *path = t_db_path("vec");
     sqlite3 *db = raw_open(path);
     T_EQ_INT(sqlite3_exec(db,
                           "CREATE TABLE metadata(key TEXT PRIMARY KEY, value TEXT NOT NULL) "
