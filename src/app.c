@@ -439,9 +439,11 @@ static void prepare_semantic(app_t *a, store_t *s, const search_req_t *req,
     char *done_model = NULL;
     store_meta_get(s, STORE_META_MODEL, &done_model, &err);
     const char *key = embedder_key(e);
+    /* Counting covered chunks is a scan of the index: only on the rare paths below; the
+     * common one reads the counts from the synced vector copy. */
     int64_t have = 0, total = 0;
-    store_vec_count(s, key, &have, &total, &err);
     if (done_model && strcmp(done_model, key) != 0) {
+        store_vec_count(s, key, &have, &total, &err);
         /* Never mix vector spaces: the old model's vectors stay unused until the new ones
          * cover the index. */
         snprintf(note, note_size, "The index is being re-embedded for model %s (%lld/%lld "
@@ -458,6 +460,7 @@ static void prepare_semantic(app_t *a, store_t *s, const search_req_t *req,
     }
     if (!a->vecidx && dim > 0) a->vecidx = vecidx_new(key, dim, VECIDX_INT8);
     if (!a->vecidx || vecidx_sync(a->vecidx, s, &err) != 0 || vecidx_chunks(a->vecidx) == 0) {
+        store_vec_count(s, key, &have, &total, &err);
         snprintf(note, note_size, "No embeddings yet (%lld/%lld chunks embedded); showing "
                  "keyword results.", (long long)have, (long long)total);
         return;
@@ -477,6 +480,10 @@ static void prepare_semantic(app_t *a, store_t *s, const search_req_t *req,
     }
     sem->vecidx = a->vecidx;
     sem->query_vec = *qvec;
+    vecidx_stats_t vs;
+    vecidx_stats(a->vecidx, &vs);
+    have = (int64_t)vs.chunks_with_vec;
+    total = (int64_t)vs.chunks;
     if (have < total) {
         /* Partial coverage: hybrid still helps; say so. */
         snprintf(note, note_size, "Embeddings cover %lld of %lld chunks so far.",

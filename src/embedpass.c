@@ -116,8 +116,9 @@ int embedpass_run(store_t *w, const embedpass_opts_t *o, err_t *err)
             rc = store_vec_put(w, model, td.hashes[i], dim, vecs + i * (size_t)dim, err);
         if (rc == 0) rc = store_batch_commit(w, err);
         else store_batch_rollback(w);
+        /* Progress by hashes embedded (exact counts are a scan; taken at start and end). */
+        if (rc == 0) done = EC_MIN(done + (int64_t)td.n, total);
         todo_clear(&td);
-        if (rc == 0) rc = store_vec_count(w, model, &done, &total, err);
         set_progress(&o->progress, true, done, total);
     }
     if (rc == 0) rc = store_vec_count(w, model, &done, &total, err);
