@@ -75,6 +75,7 @@ typedef struct {
     const char *query;
     const char *path_prefix;
     bool json, help, log_level_set, timings;
+    bool command_given; /* false: serve by default */
 } args_t;
 
 static int usage_error(const char *cmd, const char *fmt, const char *arg)
@@ -137,6 +138,7 @@ static int parse_args(int argc, char **argv, args_t *a)
                 strcmp(s, "status"))
                 return usage_error(NULL, "unknown command '%s'", s);
             a->command = s;
+            a->command_given = true;
             snprintf(cmd_prefix, sizeof cmd_prefix, "%s ", s);
         } else if (!strcmp(a->command, "search") && !a->query) {
             a->query = s;
@@ -453,10 +455,8 @@ int cli_main(int argc, char **argv)
         fputs(!strcmp(c, "index")    ? usage_index
               : !strcmp(c, "search") ? usage_search
               : !strcmp(c, "status") ? usage_status
-              : argc > 1 && !strcmp(c, "serve") && strcmp(argv[1], "-h") &&
-                      strcmp(argv[1], "--help")
-                  ? usage_serve
-                  : usage_main,
+              : a.command_given      ? usage_serve
+                                     : usage_main,
               stdout);
         return CLI_OK;
     }
