@@ -34,7 +34,7 @@
 
 #include "util.h"
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 #define STORE_BUSY_TIMEOUT_MS 5000
 /* metadata key holding the embedding model name the vectors were made with. */
 #define STORE_META_MODEL "embedding_model"
@@ -77,14 +77,18 @@ typedef struct {
     const char *definitions;       /* may be NULL or "" */
     const char *content;           /* content_len bytes, need not be NUL-terminated */
     size_t content_len;
-    const char *hash;              /* SHA-1 hex of content when the caller has it (saves the
-                                      writer the work), or NULL: computed here */
+    const char *hash; /* SHA-1 hex of content when the caller has it (saves the
+                         writer the work), or NULL: computed here */
 } store_chunk_in_t;
 
 /* Replaces everything stored for path (file row, chunks, FTS rows) by the given file
- * metadata and chunks, atomically: in its own transaction, or as one savepoint inside an
- * open batch — on any failure the file's previous rows are left exactly as they were (and
- * the batch stays usable). The chunk SHA-1 is computed here. Chunks whose content and
+ * metadata and chunks, atomically: in its own transaction, or as part of an open batch.
+ * Arguments are validated before anything is written (an invalid call changes nothing and
+ * leaves the batch usable). A write failure outside a batch leaves the file's previous rows
+ * exactly as they were; inside a batch it rolls the whole batch back (every change since
+ * store_batch_begin is undone, store_batch_commit reports the loss, and the caller indexes
+ * those files again), so no file is ever half written. The chunk SHA-1 is computed here
+ * when not given. Chunks whose content and
  * definitions are unchanged keep their row (id) and FTS entry; only their lines and
  * language are updated. language and content_hash may be NULL (stored as ""); hash is at
  * most 40 characters. kind is STORE_KIND_*; skipped files pass n = 0. last_indexed = now.
@@ -105,7 +109,8 @@ int store_files_each(store_t *s, int (*cb)(void *ctx, const char *path), void *c
 
 /* Groups writes (file replaces, deletes, touches, metadata) into one transaction for speed:
  * begin takes the write lock (waiting up to the busy timeout), commit makes everything
- * visible to readers at once. Each file change inside is still all-or-nothing. Readers keep
+ * visible to readers at once. Each file change inside is still all-or-nothing: a failed
+ * one rolls back the whole batch. Readers keep
  * seeing the last committed state meanwhile. Batches do not nest. */
 int store_batch_begin(store_t *s, err_t *err);
 int store_batch_commit(store_t *s, err_t *err);
@@ -167,15 +172,15 @@ void store_debug_fail_after(store_t *s, int n);
 
 /* ==== vectors (store_vec.c) ==========================================================
  *
- * Schema 3 adds two tables:
+ * Schema 3 added two tables (schema 4: the log is written by store.c, not by triggers):
  *   embeddings(seq, model, chunk_hash, dim, vec)  one vector per (model, chunk content hash);
  *       vec is dim little-endian float32. seq (AUTOINCREMENT) orders insertions, so a process
  *       can follow new vectors with store_vec_since().
- *   chunk_log(seq, chunk_id, file_id, hash, op)   filled by triggers on chunks: one row per
- *       added (op 1) or removed (op 0) chunk, in commit order. A chunk's id, file_id and hash
- *       never change while it exists (store_file_replace keeps a row only when its hash and
- *       definitions are unchanged); should an UPDATE ever change file_id or hash, the trigger
- *       logs it as a removal followed by an addition. The owner prunes old rows with
+ *   chunk_log(seq, chunk_id, file_id, hash, op)   one row per added (op 1) or removed
+ *       (op 0) chunk, in commit order, written in the same transaction as the chunk row. A
+ *       chunk's id, file_id and hash never change while it exists (store_file_replace keeps
+ *       a row only when its hash and definitions are unchanged; only its lines and language
+ *       are updated). The owner prunes old rows with
  *       store_log_prune().
  * Because seqs are assigned inside the single writer's transaction, commit order equals seq
  * order: a reader that has applied every row up to seq X never misses a later row.
@@ -270,8 +275,8 @@ int store_chunks_all(store_t *s, int64_t *log_seq,
 
 /* Ids of the files whose path starts with prefix (byte-wise, like store_keyword_search; NULL
  * or "" = every file), in path order. */
-int store_files_with_prefix(store_t *s, const char *prefix,
-                            int (*cb)(void *ctx, int64_t file_id), void *ctx, err_t *err);
+int store_files_with_prefix(store_t *s, const char *prefix, int (*cb)(void *ctx, int64_t file_id),
+                            void *ctx, err_t *err);
 
 /* Deletes log rows, keeping the newest keep_last (>= 0), and records how far it pruned (so
  * readers behind that point reload). Inside the open batch or as its own transaction; the

@@ -19,6 +19,7 @@ typedef enum {
     ST_CHUNK_INSERT,
     ST_CHUNK_MOVE,
     ST_CHUNK_DELETE,
+    ST_LOG_INSERT,
     ST_FTS_INSERT,
     ST_FTS_DELETE,
     ST_META_GET,
@@ -39,7 +40,7 @@ struct store {
     bool in_batch;
     bool batch_lost; /* an error rolled the open batch back; batch_commit reports it */
     int busy_ms;
-    int fail_after; /* fault injection countdown; 0 = off */
+    int fail_after;   /* fault injection countdown; 0 = off */
     bool vocab_ready; /* temp.fts_vocab created on this connection */
     sqlite3_stmt *st[ST__COUNT];
 };

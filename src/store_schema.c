@@ -8,6 +8,10 @@
  *   3  embeddings gets a seq (AUTOINCREMENT) so processes can follow new vectors, keyed by
  *      UNIQUE(model, chunk_hash) (the table is recreated, rows copied); chunk_log, filled by
  *      triggers on chunks, records every chunk addition and removal in commit order.
+ *   4  the chunk_log triggers are dropped; store.c writes the log rows itself. A trigger makes
+ *      every chunk INSERT/DELETE a statement transaction, and FTS5 flushes its pending terms
+ *      into a new segment at every savepoint: one tiny segment per chunk, merged again and
+ *      again (the keyword pass took 2.5x longer).
  * A fresh database gets the current layout directly. An older one runs each step from its
  * version up, together with the version bump, in one IMMEDIATE transaction: a crash or a
  * failure leaves the old version intact. A tokenizer change (ftstok.h) is a new version
@@ -37,13 +41,16 @@
     "  UNIQUE (model, chunk_hash));"
 
 #define CHUNK_LOG_INSERT "INSERT INTO chunk_log(chunk_id, file_id, hash, op) VALUES "
-#define CHUNK_LOG_SQL                                                                              \
+#define CHUNK_LOG_TABLE_SQL                                                                        \
     "CREATE TABLE chunk_log("                                                                      \
     "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"                                                     \
     "  chunk_id INTEGER NOT NULL,"                                                                 \
     "  file_id INTEGER NOT NULL,"                                                                  \
     "  hash TEXT NOT NULL,"                                                                        \
-    "  op INTEGER NOT NULL);"                                                                      \
+    "  op INTEGER NOT NULL);"
+/* Schema 3's log: the table and its triggers (kept for the 2 -> 3 step; 3 -> 4 drops them). */
+#define CHUNK_LOG_SQL                                                                              \
+    CHUNK_LOG_TABLE_SQL                                                                            \
     "CREATE TRIGGER chunk_log_add AFTER INSERT ON chunks BEGIN " CHUNK_LOG_INSERT                  \
     "(new.id, new.file_id, new.hash, 1); END;"                                                     \
     "CREATE TRIGGER chunk_log_remove AFTER DELETE ON chunks BEGIN " CHUNK_LOG_INSERT               \
@@ -74,7 +81,8 @@ static const char schema_current_sql[] =
     "  content TEXT NOT NULL,"
     "  hash TEXT NOT NULL);"
     "CREATE INDEX chunks_by_file ON chunks(file_id);"
-    "CREATE INDEX chunks_by_hash ON chunks(hash);" EMBEDDINGS_V3_SQL CHUNK_LOG_SQL FTS_CREATE_SQL;
+    "CREATE INDEX chunks_by_hash ON chunks(hash);" EMBEDDINGS_V3_SQL CHUNK_LOG_TABLE_SQL
+        FTS_CREATE_SQL;
 
 /* Drops and recreates the FTS table and indexes every chunk again. */
 static int fts_rebuild(store_t *s, err_t *err)
@@ -133,8 +141,18 @@ static int migrate_2_to_3(store_t *s, err_t *err)
                       "migrating schema 2 to 3", err);
 }
 
+/* The log's rows stay; from now on store.c appends them (store_log_add). */
+static int migrate_3_to_4(store_t *s, err_t *err)
+{
+    return store_exec(s,
+                      "DROP TRIGGER IF EXISTS chunk_log_add;"
+                      "DROP TRIGGER IF EXISTS chunk_log_remove;"
+                      "DROP TRIGGER IF EXISTS chunk_log_change;",
+                      "migrating schema 3 to 4", err);
+}
+
 /* steps[v - 1] migrates version v to v + 1. */
-static int (*const steps[])(store_t *, err_t *) = {migrate_1_to_2, migrate_2_to_3};
+static int (*const steps[])(store_t *, err_t *) = {migrate_1_to_2, migrate_2_to_3, migrate_3_to_4};
 _Static_assert(sizeof steps / sizeof steps[0] == STORE_SCHEMA_VERSION - 1,
                "one migration step per older schema version");
 

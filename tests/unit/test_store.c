@@ -95,7 +95,7 @@ static void test_open_creates_schema_in_wal_mode(void)
     if (!s) return;
     char *v = NULL;
     T_EQ_INT(store_meta_get(s, "schema_version", &v, &err), 0);
-    T_EQ_STR(v, "3");
+    T_EQ_STR(v, "4");
     free(v);
     store_close(s);
 
@@ -211,7 +211,7 @@ static void test_migrates_version_1_database(void)
     if (!s) return;
     char *v = NULL;
     store_meta_get(s, "schema_version", &v, &err);
-    T_EQ_STR(v, "3");
+    T_EQ_STR(v, "4");
     free(v);
     store_meta_get(s, STORE_META_MODEL, &v, &err);
     T_EQ_STR(v, "bge-small");
@@ -402,17 +402,28 @@ static void test_replace_is_atomic_under_injected_faults(void)
     T_EQ_INT(find(s, "oldword", NULL).n, 0);
     T_CHECK(fts_ok(path));
 
-    /* The same inside a batch: the failed file keeps its rows, the others commit. */
+    /* Inside a batch a failure rolls the whole batch back: the failed file keeps its rows,
+     * the batch's other files are undone too, and the commit reports it. */
     T_EQ_INT(store_batch_begin(s, &err), 0);
     T_EQ_INT(put1(s, "g.py", "goodfile", &err), 0);
     store_debug_fail_after(s, 3);
     T_CHECK(put(s, "f.py", old, NULL, 3, &err) < 0);
     store_debug_fail_after(s, 0);
+    T_CHECK(strstr(err.msg, "batch was rolled back") != NULL);
+    T_CHECK(!store_in_batch(s));
+    T_CHECK(store_batch_commit(s, &err) < 0);
+    T_CHECK(strstr(err.msg, "index again") != NULL || strstr(err.msg, "indexed again") != NULL);
+    T_EQ_INT(find(s, "goodfile", NULL).n, 0);
+    T_EQ_INT(find(s, "newword", NULL).n, 3);
+    T_EQ_INT(find(s, "oldword", NULL).n, 0);
+    T_CHECK(fts_ok(path));
+    /* The store is usable again: a new batch commits. */
+    T_EQ_INT(store_batch_begin(s, &err), 0);
+    T_EQ_INT(put1(s, "g.py", "goodfile", &err), 0);
     T_EQ_INT(put1(s, "h.py", "otherfile", &err), 0);
     T_EQ_INT(store_batch_commit(s, &err), 0);
     T_EQ_INT(find(s, "goodfile", NULL).n, 1);
     T_EQ_INT(find(s, "otherfile", NULL).n, 1);
-    T_EQ_INT(find(s, "newword", NULL).n, 3);
     T_CHECK(fts_ok(path));
 
     /* Delete is atomic too. */
@@ -577,8 +588,10 @@ static void test_embedded_chunks_counted_per_model(void)
     char hex[41];
     hash_sha1_hex("first chunk", 11, hex);
     sqlite3 *db = raw_open(path);
-    char *sql = xasprintf("INSERT INTO embeddings(model, chunk_hash, dim, vec) VALUES('m1', '%s', 2, "
-                          "x'0000803f00000040')", hex);
+    char *sql =
+        xasprintf("INSERT INTO embeddings(model, chunk_hash, dim, vec) VALUES('m1', '%s', 2, "
+                  "x'0000803f00000040')",
+                  hex);
     T_EQ_INT(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
     free(sql);
     sqlite3_close(db);

@@ -8,7 +8,6 @@
 #include "hash.h"
 #include "store.h"
 
-
 static store_t *open_rw(const char *path)
 {
     err_t err;
@@ -434,18 +433,26 @@ static void test_chunk_log_records_additions_and_removals(void)
     T_EQ_INT(l.n, 2);
     T_CHECK(l.op[0] == 0 && l.op[1] == 0);
 
-    /* An UPDATE of a chunk's hash (store.c never does one) is logged as remove + add. */
-    const char *v3[] = {"x"};
-    T_EQ_INT(put_file(s, "b.py", v3, 1, &err), 0);
+    /* A batch rolled back by a failure leaves no log rows behind; a committed one logs
+     * exactly its chunks. */
+    const char *v3[] = {"x", "y"};
     T_EQ_INT(store_log_max_seq(s, &after, &err), 0);
-    sqlite3 *db = raw_open(path);
-    T_EQ_INT(sqlite3_exec(db, "UPDATE chunks SET hash = 'other'", NULL, NULL, NULL), SQLITE_OK);
-    T_EQ_INT(sqlite3_exec(db, "UPDATE chunks SET start_line = 3", NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(db);
+    T_EQ_INT(store_batch_begin(s, &err), 0);
+    T_EQ_INT(put_file(s, "b.py", v3, 2, &err), 0);
+    store_debug_fail_after(s, 4);
+    T_CHECK(put_file(s, "c.py", v3, 2, &err) < 0);
+    store_debug_fail_after(s, 0);
+    T_CHECK(store_batch_commit(s, &err) < 0);
+    memset(&l, 0, sizeof l);
+    T_EQ_INT(store_chunk_log_since(s, after, &pruned, collect_log, &l, &err), 0);
+    T_EQ_INT(l.n, 0);
+    T_EQ_INT(store_batch_begin(s, &err), 0);
+    T_EQ_INT(put_file(s, "b.py", v3, 2, &err), 0);
+    T_EQ_INT(store_batch_commit(s, &err), 0);
     memset(&l, 0, sizeof l);
     T_EQ_INT(store_chunk_log_since(s, after, &pruned, collect_log, &l, &err), 0);
     T_EQ_INT(l.n, 2);
-    T_CHECK(l.op[0] == 0 && l.op[1] == 1 && strcmp(l.hash[1], "other") == 0);
+    T_CHECK(l.op[0] == 1 && l.op[1] == 1 && l.seq[0] < l.seq[1]);
     store_close(s);
     free(path);
 }
@@ -735,7 +742,7 @@ static void test_migrates_version_2_database(void)
     if (!s) return;
     char *v = NULL;
     store_meta_get(s, "schema_version", &v, &err);
-    T_EQ_STR(v, "3");
+    T_EQ_STR(v, "4");
     free(v);
     /* Vectors copied in key order with fresh seqs. */
     const char *h = "0123456789012345678901234567890123456789";
@@ -750,7 +757,7 @@ static void test_migrates_version_2_database(void)
     int64_t with, total;
     T_EQ_INT(store_vec_count(s, "mz", &with, &total, &err), 0);
     T_CHECK(with == 1 && total == 1);
-    /* The log starts empty and the triggers work. */
+    /* The log starts empty and removals are logged. */
     int64_t max;
     T_EQ_INT(store_log_max_seq(s, &max, &err), 0);
     T_EQ_INT(max, 0);
@@ -774,7 +781,8 @@ static void test_migrates_version_2_database(void)
     char *tabs = raw_text(db, "SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_master "
                               "WHERE name LIKE 'embeddings%' OR name LIKE 'chunk_log%' "
                               "ORDER BY name)");
-    T_EQ_STR(tabs, "chunk_log chunk_log_add chunk_log_change chunk_log_remove embeddings");
+    /* schema 4 dropped the log triggers that schema 3 created */
+    T_EQ_STR(tabs, "chunk_log embeddings");
     free(tabs);
     sqlite3_close(db);
     r = store_open(path, true, &err);
@@ -783,7 +791,7 @@ static void test_migrates_version_2_database(void)
     free(path);
 }
 
-/* A version-1 database (no chunks_by_hash index) reaches version 3 with the index. */
+/* A version-1 database (no chunks_by_hash index) reaches the current version with the index. */
 static void test_migration_from_version_1_adds_the_hash_index(void)
 {
     err_t err;
