@@ -1,8 +1,11 @@
-/* hash.c — SHA-1 and SHA-256 after FIPS 180-4; see hash.h. Portable C: words are loaded
+/* hash.c — SHA-1 and SHA-256 after FIPS 180-4; see hash.h. Portable C (SHA-1 also has a
+ * SHA-NI block function in hash_shani.c, chosen at run time): words are loaded
  * big-endian byte by byte, so host endianness does not matter. */
 #include "hash.h"
 
 #include <string.h>
+
+#include "hash_int.h"
 
 static uint32_t rol32(uint32_t x, unsigned n)
 {
@@ -29,7 +32,7 @@ static void store_be32(uint8_t *p, uint32_t v)
 
 /* Both hashes share the Merkle–Damgård framing: 64-byte blocks, a 0x80 pad byte, zeros, and
  * the message length in bits as a big-endian 64-bit integer. */
-typedef void (*block_fn)(uint32_t *h, const uint8_t *block);
+typedef void (*block_fn)(uint32_t *h, const uint8_t *blocks, size_t n);
 
 static void md_update(block_fn block, uint32_t *h, uint8_t buf[64], size_t *buf_len,
                       uint64_t *total, const void *data, size_t n)
@@ -43,11 +46,12 @@ static void md_update(block_fn block, uint32_t *h, uint8_t buf[64], size_t *buf_
         p += take;
         n -= take;
         if (*buf_len < 64) return;
-        block(h, buf);
+        block(h, buf, 1);
         *buf_len = 0;
     }
-    for (; n >= 64; p += 64, n -= 64)
-        block(h, p);
+    if (n >= 64) block(h, p, n / 64);
+    p += n / 64 * 64;
+    n %= 64;
     if (n) memcpy(buf, p, n);
     *buf_len = n;
 }
@@ -58,13 +62,13 @@ static void md_final(block_fn block, uint32_t *h, uint8_t buf[64], size_t buf_le
     buf[buf_len++] = 0x80;
     if (buf_len > 56) {
         memset(buf + buf_len, 0, 64 - buf_len);
-        block(h, buf);
+        block(h, buf, 1);
         buf_len = 0;
     }
     memset(buf + buf_len, 0, 56 - buf_len);
     store_be32(buf + 56, (uint32_t)(bits >> 32));
     store_be32(buf + 60, (uint32_t)bits);
-    block(h, buf);
+    block(h, buf, 1);
 }
 
 /* ---- SHA-1 ---- */
@@ -107,6 +111,31 @@ static void sha1_block(uint32_t *h, const uint8_t *p)
     h[4] += e;
 }
 
+static void sha1_blocks_portable(uint32_t *h, const uint8_t *p, size_t n)
+{
+    for (; n; n--, p += 64)
+        sha1_block(h, p);
+}
+
+/* The SHA-1 block function, chosen once per process: SHA-NI when the CPU has it (about 4x
+ * the portable code). 0 = not chosen yet, 1 = portable, 2 = SHA-NI; a race between threads
+ * choosing at once is harmless (both store the same value). */
+static _Atomic int sha1_impl;
+
+static block_fn sha1_blocks(void)
+{
+    int impl = sha1_impl;
+    if (!impl) sha1_impl = impl = hash_shani_available() ? 2 : 1;
+    return impl == 2 ? hash_shani_sha1_blocks : sha1_blocks_portable;
+}
+
+bool hash_sha1_use_hw(bool on)
+{
+    bool hw = hash_shani_available();
+    sha1_impl = on && hw ? 2 : 1;
+    return on && hw;
+}
+
 void hash_sha1_init(hash_sha1_t *c)
 {
     static const uint32_t iv[5] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0};
@@ -117,12 +146,12 @@ void hash_sha1_init(hash_sha1_t *c)
 
 void hash_sha1_update(hash_sha1_t *c, const void *data, size_t n)
 {
-    if (n) md_update(sha1_block, c->h, c->buf, &c->buf_len, &c->total, data, n);
+    if (n) md_update(sha1_blocks(), c->h, c->buf, &c->buf_len, &c->total, data, n);
 }
 
 void hash_sha1_final(hash_sha1_t *c, uint8_t out[HASH_SHA1_LEN])
 {
-    md_final(sha1_block, c->h, c->buf, c->buf_len, c->total);
+    md_final(sha1_blocks(), c->h, c->buf, c->buf_len, c->total);
     for (int i = 0; i < 5; i++)
         store_be32(out + 4 * i, c->h[i]);
 }
@@ -177,6 +206,12 @@ static void sha256_block(uint32_t *h, const uint8_t *p)
     h[7] += hh;
 }
 
+static void sha256_blocks(uint32_t *h, const uint8_t *p, size_t n)
+{
+    for (; n; n--, p += 64)
+        sha256_block(h, p);
+}
+
 void hash_sha256_init(hash_sha256_t *c)
 {
     static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
@@ -188,12 +223,12 @@ void hash_sha256_init(hash_sha256_t *c)
 
 void hash_sha256_update(hash_sha256_t *c, const void *data, size_t n)
 {
-    if (n) md_update(sha256_block, c->h, c->buf, &c->buf_len, &c->total, data, n);
+    if (n) md_update(sha256_blocks, c->h, c->buf, &c->buf_len, &c->total, data, n);
 }
 
 void hash_sha256_final(hash_sha256_t *c, uint8_t out[HASH_SHA256_LEN])
 {
-    md_final(sha256_block, c->h, c->buf, c->buf_len, c->total);
+    md_final(sha256_blocks, c->h, c->buf, c->buf_len, c->total);
     for (int i = 0; i < 8; i++)
         store_be32(out + 4 * i, c->h[i]);
 }

@@ -4,12 +4,15 @@
  * SHA-256 verifies downloaded model files. Neither is used for security decisions here
  * beyond integrity checks against a published checksum.
  *
- * All functions are pure: no allocation, no global state, thread-safe. A context belongs to
+ * SHA-1 uses the CPU's SHA extensions when present (chosen once per process; the only
+ * global state, set race-free). All functions are pure otherwise: no allocation,
+ * thread-safe. A context belongs to
  * one user at a time; it may be reused after *_final by calling *_init again. None of these
  * functions can fail. */
 #ifndef EMBECODE_HASH_H
 #define EMBECODE_HASH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,6 +45,10 @@ void hash_sha1_final(hash_sha1_t *c, uint8_t out[HASH_SHA1_LEN]);
 void hash_sha256_init(hash_sha256_t *c);
 void hash_sha256_update(hash_sha256_t *c, const void *data, size_t n);
 void hash_sha256_final(hash_sha256_t *c, uint8_t out[HASH_SHA256_LEN]);
+
+/* Tests and benchmarks: use the SHA-NI block function (on = true, when the CPU has it) or the
+ * portable one. Returns whether SHA-NI is now in use. Not for concurrent use with hashing. */
+bool hash_sha1_use_hw(bool on);
 
 /* Writes 2*n lowercase hex digits and a NUL into out (room for 2*n+1 bytes). */
 void hash_to_hex(const uint8_t *digest, size_t n, char *out);

@@ -148,7 +148,47 @@ static void test_context_reusable_after_final(void)
     T_EQ_STR(h, "a9993e364706816aba3e25717850c26c9cd0d89d");
 }
 
-int main(void)
+/* The SHA-NI block function and the portable one agree on random inputs of every length
+ * around the block and padding boundaries, one-shot and streamed in random pieces. */
+static void test_hw_and_portable_sha1_agree(void)
+{
+    if (!hash_sha1_use_hw(true)) {
+        fprintf(stderr, "  (no SHA extensions on this CPU: only the portable code is tested)\n");
+        hash_sha1_use_hw(false);
+        return;
+    }
+    static uint8_t buf[4200];
+    uint64_t x = 0x9e3779b97f4a7c15u;
+    int mismatches = 0;
+    for (size_t len = 0; len < sizeof buf; len += (len < 300 ? 1 : 37)) {
+        for (size_t i = 0; i < len; i++) {
+            x = x * 6364136223846793005u + 1442695040888963407u;
+            buf[i] = (uint8_t)(x >> 56);
+        }
+        char one[HASH_SHA1_HEX_LEN], hw[HASH_SHA1_HEX_LEN], sw[HASH_SHA1_HEX_LEN];
+        hash_sha1_use_hw(true);
+        hash_sha1_hex(buf, len, one);
+        hash_sha1_t c;
+        uint8_t d[HASH_SHA1_LEN];
+        hash_sha1_init(&c);
+        for (size_t off = 0; off < len;) {
+            x = x * 6364136223846793005u + 1442695040888963407u;
+            size_t n = (size_t)(x >> 33) % 200;
+            if (n > len - off) n = len - off;
+            hash_sha1_update(&c, buf + off, n);
+            off += n;
+        }
+        hash_sha1_final(&c, d);
+        hash_to_hex(d, sizeof d, hw);
+        hash_sha1_use_hw(false);
+        hash_sha1_hex(buf, len, sw);
+        if (strcmp(one, sw) != 0 || strcmp(hw, sw) != 0) mismatches++;
+    }
+    T_EQ_INT(mismatches, 0);
+    hash_sha1_use_hw(true);
+}
+
+static void run_all(void)
 {
     T_RUN(test_sha1_matches_fips_vectors);
     T_RUN(test_sha256_matches_fips_vectors);
@@ -156,5 +196,14 @@ int main(void)
     T_RUN(test_padding_boundaries);
     T_RUN(test_every_split_equals_one_shot);
     T_RUN(test_context_reusable_after_final);
+}
+
+int main(void)
+{
+    /* Every vector test runs with the portable code, then with SHA-NI where the CPU has it. */
+    hash_sha1_use_hw(false);
+    run_all();
+    if (hash_sha1_use_hw(true)) run_all();
+    T_RUN(test_hw_and_portable_sha1_agree);
     return t_done();
 }
