@@ -11,234 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* How a table or array came to exist. */
-enum {
-    ORIGIN_NONE = 0,
-    TBL_IMPLICIT, /* an intermediate part of a [a.b.c] header; may be defined later, once */
-    TBL_HEADER,   /* defined by [header] (or an element of [[array]]) */
-    TBL_DOTTED,   /* created by a dotted key a.b = 1; closed to [headers] naming it */
-    TBL_INLINE,   /* { ... }: complete, closed to any extension */
-    ARR_STATIC,   /* [ ... ] value */
-    ARR_TABLES,   /* built by [[header]] */
-};
-
-struct toml_value {
-    toml_kind_t kind;
-    int origin;
-    int line;
-    union {
-        bool b;
-        int64_t i;
-        double f;
-        struct {
-            char *data;
-            size_t len;
-        } s;
-        struct {
-            toml_value_t **items;
-            size_t n, cap;
-        } a;
-        struct {
-            char **keys;
-            toml_value_t **vals;
-            size_t n, cap;
-            uint32_t *slots; /* open-addressing index (entry+1, 0 = empty) once n > 8 */
-            size_t nslots;
-        } t;
-    } u;
-};
-
-/* ---- the tree ---------------------------------------------------------------------- */
-
-static toml_value_t *value_new(toml_kind_t kind, int origin, int line)
-{
-    toml_value_t *v = xcalloc(1, sizeof *v);
-    v->kind = kind;
-    v->origin = origin;
-    v->line = line;
-    return v;
-}
-
-void toml_free(toml_value_t *v)
-{
-    if (!v) return;
-    switch (v->kind) {
-    case TOML_STRING:
-    case TOML_DATETIME:
-        free(v->u.s.data);
-        break;
-    case TOML_ARRAY:
-        for (size_t i = 0; i < v->u.a.n; i++)
-            toml_free(v->u.a.items[i]);
-        free(v->u.a.items);
-        break;
-    case TOML_TABLE:
-        for (size_t i = 0; i < v->u.t.n; i++) {
-            free(v->u.t.keys[i]);
-            toml_free(v->u.t.vals[i]);
-        }
-        free(v->u.t.keys);
-        free(v->u.t.vals);
-        free(v->u.t.slots);
-        break;
-    default:
-        break;
-    }
-    free(v);
-}
-
-static uint32_t key_hash(const char *k)
-{
-    uint32_t h = 2166136261u;
-    for (; *k; k++)
-        h = (h ^ (unsigned char)*k) * 16777619u;
-    return h;
-}
-
-static void table_index_put(toml_value_t *t, size_t entry)
-{
-    size_t mask = t->u.t.nslots - 1, i = key_hash(t->u.t.keys[entry]) & mask;
-    while (t->u.t.slots[i])
-        i = (i + 1) & mask;
-    t->u.t.slots[i] = (uint32_t)(entry + 1);
-}
-
-static toml_value_t *table_find(const toml_value_t *t, const char *key)
-{
-    if (!t || t->kind != TOML_TABLE) return NULL;
-    if (!t->u.t.slots) {
-        for (size_t i = 0; i < t->u.t.n; i++)
-            if (strcmp(t->u.t.keys[i], key) == 0) return t->u.t.vals[i];
-        return NULL;
-    }
-    size_t mask = t->u.t.nslots - 1;
-    for (size_t i = key_hash(key) & mask; t->u.t.slots[i]; i = (i + 1) & mask) {
-        size_t e = t->u.t.slots[i] - 1;
-        if (strcmp(t->u.t.keys[e], key) == 0) return t->u.t.vals[e];
-    }
-    return NULL;
-}
-
-/* Adds key (taking ownership) -> v. The caller has checked the key is new. */
-static void table_add(toml_value_t *t, char *key, toml_value_t *v)
-{
-    if (t->u.t.n == t->u.t.cap) {
-        t->u.t.cap = t->u.t.cap ? t->u.t.cap * 2 : 4;
-        t->u.t.keys = xrealloc(t->u.t.keys, t->u.t.cap * sizeof *t->u.t.keys);
-        t->u.t.vals = xrealloc(t->u.t.vals, t->u.t.cap * sizeof *t->u.t.vals);
-    }
-    size_t e = t->u.t.n++;
-    t->u.t.keys[e] = key;
-    t->u.t.vals[e] = v;
-    if (t->u.t.n > 8 && t->u.t.n * 2 > t->u.t.nslots) { /* (re)build the index */
-        free(t->u.t.slots);
-        t->u.t.nslots = 16;
-        while (t->u.t.nslots < t->u.t.n * 4)
-            t->u.t.nslots *= 2;
-        t->u.t.slots = xcalloc(t->u.t.nslots, sizeof *t->u.t.slots);
-        for (size_t i = 0; i < t->u.t.n; i++)
-            table_index_put(t, i);
-    } else if (t->u.t.slots) {
-        table_index_put(t, e);
-    }
-}
-
-static void array_push(toml_value_t *a, toml_value_t *v)
-{
-    if (a->u.a.n == a->u.a.cap) {
-        a->u.a.cap = a->u.a.cap ? a->u.a.cap * 2 : 4;
-        a->u.a.items = xrealloc(a->u.a.items, a->u.a.cap * sizeof *a->u.a.items);
-    }
-    a->u.a.items[a->u.a.n++] = v;
-}
-
-/* ---- accessors ----------------------------------------------------------------------- */
-
-toml_kind_t toml_kind(const toml_value_t *v)
-{
-    return v ? v->kind : TOML_TABLE;
-}
-
-const char *toml_kind_name(toml_kind_t kind)
-{
-    static const char *names[] = {"table", "array",   "string",   "integer",
-                                  "float", "boolean", "date-time"};
-    return (unsigned)kind < ARRAY_LEN(names) ? names[kind] : "value";
-}
-
-int toml_line(const toml_value_t *v)
-{
-    return v ? v->line : 0;
-}
-
-size_t toml_table_len(const toml_value_t *t)
-{
-    return t && t->kind == TOML_TABLE ? t->u.t.n : 0;
-}
-
-const char *toml_table_key(const toml_value_t *t, size_t i)
-{
-    return i < toml_table_len(t) ? t->u.t.keys[i] : NULL;
-}
-
-const toml_value_t *toml_table_value(const toml_value_t *t, size_t i)
-{
-    return i < toml_table_len(t) ? t->u.t.vals[i] : NULL;
-}
-
-const toml_value_t *toml_table_get(const toml_value_t *t, const char *key)
-{
-    return key ? table_find(t, key) : NULL;
-}
-
-const toml_value_t *toml_get(const toml_value_t *t, const char *path)
-{
-    if (!path) return NULL;
-    char part[256];
-    while (t) {
-        const char *dot = strchr(path, '.');
-        size_t n = dot ? (size_t)(dot - path) : strlen(path);
-        if (n >= sizeof part) return NULL;
-        memcpy(part, path, n);
-        part[n] = 0;
-        t = table_find(t, part);
-        if (!dot) return t;
-        path = dot + 1;
-    }
-    return NULL;
-}
-
-size_t toml_array_len(const toml_value_t *a)
-{
-    return a && a->kind == TOML_ARRAY ? a->u.a.n : 0;
-}
-
-const toml_value_t *toml_array_at(const toml_value_t *a, size_t i)
-{
-    return i < toml_array_len(a) ? a->u.a.items[i] : NULL;
-}
-
-const char *toml_string(const toml_value_t *v, size_t *len)
-{
-    if (!v || (v->kind != TOML_STRING && v->kind != TOML_DATETIME)) return NULL;
-    if (len) *len = v->u.s.len;
-    return v->u.s.data;
-}
-
-int64_t toml_integer(const toml_value_t *v)
-{
-    return v && v->kind == TOML_INTEGER ? v->u.i : 0;
-}
-
-double toml_float(const toml_value_t *v)
-{
-    return v && v->kind == TOML_FLOAT ? v->u.f : 0.0;
-}
-
-bool toml_boolean(const toml_value_t *v)
-{
-    return v && v->kind == TOML_BOOLEAN ? v->u.b : false;
-}
+#include "toml_int.h"
 
 /* ---- parser state and messages ------------------------------------------------------- */
 
@@ -659,7 +432,7 @@ static int parse_integer(parser_t *p, const char *tok, const char *d, bool neg, 
             return fail(p, "integer '%s' is out of range for a 64-bit signed integer", tok);
         v = v * (uint64_t)base + dv;
     }
-    *out = value_new(TOML_INTEGER, ORIGIN_NONE, p->line);
+    *out = toml_tree_value(TOML_INTEGER, ORIGIN_NONE, p->line);
     (*out)->u.i = !neg ? (int64_t)v : v > INT64_MAX ? INT64_MIN : -(int64_t)v;
     return 0;
 }
@@ -695,7 +468,7 @@ static int parse_float(parser_t *p, const char *tok, const char *d, toml_value_t
     char *end;
     double f = strtod(clean, &end);
     if (*end || (errno == ERANGE && isinf(f))) return fail(p, "float '%s' is out of range", tok);
-    *out = value_new(TOML_FLOAT, ORIGIN_NONE, p->line);
+    *out = toml_tree_value(TOML_FLOAT, ORIGIN_NONE, p->line);
     (*out)->u.f = f;
     return 0;
 }
@@ -777,7 +550,7 @@ static int parse_datetime(parser_t *p, toml_value_t **out)
             }
         }
     }
-    *out = value_new(TOML_DATETIME, ORIGIN_NONE, line);
+    *out = toml_tree_value(TOML_DATETIME, ORIGIN_NONE, line);
     (*out)->u.s.data = xstrndup(p->s + start, p->pos - start);
     (*out)->u.s.len = p->pos - start;
     return 0;
@@ -802,7 +575,7 @@ static int parse_number(parser_t *p, toml_value_t **out)
     bool neg = *d == '-', sign = *d == '+' || *d == '-';
     d += sign;
     if (!strcmp(d, "inf") || !strcmp(d, "nan")) {
-        *out = value_new(TOML_FLOAT, ORIGIN_NONE, p->line);
+        *out = toml_tree_value(TOML_FLOAT, ORIGIN_NONE, p->line);
         (*out)->u.f = d[0] == 'i' ? (neg ? -INFINITY : INFINITY) : (neg ? -NAN : NAN);
         return 0;
     }
@@ -829,7 +602,7 @@ static int parse_keyval(parser_t *p, toml_value_t *tbl);
 static int parse_array(parser_t *p, toml_value_t **out)
 {
     char buf[24];
-    toml_value_t *a = value_new(TOML_ARRAY, ARR_STATIC, p->line);
+    toml_value_t *a = toml_tree_value(TOML_ARRAY, ARR_STATIC, p->line);
     int start_line = p->line;
     p->pos++; /* [ */
     for (;;) {
@@ -841,7 +614,7 @@ static int parse_array(parser_t *p, toml_value_t **out)
         if (peek(p) == ']') break;
         toml_value_t *item;
         if (parse_value(p, &item) < 0) goto bad;
-        array_push(a, item);
+        toml_tree_push(a, item);
         if (skip_ws_nl(p) < 0) goto bad;
         if (peek(p) == ',') {
             p->pos++;
@@ -862,7 +635,7 @@ bad:
 static int parse_inline_table(parser_t *p, toml_value_t **out)
 {
     char buf[24];
-    toml_value_t *t = value_new(TOML_TABLE, TBL_INLINE, p->line);
+    toml_value_t *t = toml_tree_value(TOML_TABLE, TBL_INLINE, p->line);
     p->pos++; /* { */
     skip_ws(p);
     if (peek(p) == '}') {
@@ -916,7 +689,7 @@ static int parse_value(parser_t *p, toml_value_t **out)
             sbuf_free(&s);
             return -1;
         }
-        *out = value_new(TOML_STRING, ORIGIN_NONE, line);
+        *out = toml_tree_value(TOML_STRING, ORIGIN_NONE, line);
         (*out)->u.s.len = s.len;
         (*out)->u.s.data = sbuf_take(&s);
         return 0;
@@ -933,7 +706,7 @@ static int parse_value(parser_t *p, toml_value_t **out)
         const char *word = b ? "true" : "false";
         size_t n = strlen(word);
         if (p->len - p->pos >= n && !memcmp(p->s + p->pos, word, n) && !is_bare(peek_at(p, n))) {
-            *out = value_new(TOML_BOOLEAN, ORIGIN_NONE, p->line);
+            *out = toml_tree_value(TOML_BOOLEAN, ORIGIN_NONE, p->line);
             (*out)->u.b = b;
             p->pos += n;
             return 0;
@@ -992,10 +765,10 @@ static int parse_keyval(parser_t *p, toml_value_t *tbl)
     skip_ws(p);
     toml_value_t *t = tbl;
     for (size_t i = 0; i + 1 < k.n; i++) {
-        toml_value_t *v = table_find(t, k.v[i]);
+        toml_value_t *v = toml_tree_find(t, k.v[i]);
         if (!v) {
-            v = value_new(TOML_TABLE, TBL_DOTTED, p->line);
-            table_add(t, k.v[i], v);
+            v = toml_tree_value(TOML_TABLE, TBL_DOTTED, p->line);
+            toml_tree_add(t, k.v[i], v);
             k.v[i] = NULL;
         } else if (v->kind != TOML_TABLE || v->origin != TBL_DOTTED) {
             not_a_table(p, v, "add keys to it with a dotted key");
@@ -1003,7 +776,7 @@ static int parse_keyval(parser_t *p, toml_value_t *tbl)
         }
         t = v;
     }
-    const toml_value_t *old = table_find(t, k.v[k.n - 1]);
+    const toml_value_t *old = toml_tree_find(t, k.v[k.n - 1]);
     if (old) {
         fail(p, "duplicate key (first defined on line %d)", old->line);
         goto out;
@@ -1017,7 +790,7 @@ static int parse_keyval(parser_t *p, toml_value_t *tbl)
     int r = parse_value(p, &val);
     p->depth -= (int)k.n - 1;
     if (r < 0) goto out;
-    table_add(t, k.v[k.n - 1], val);
+    toml_tree_add(t, k.v[k.n - 1], val);
     k.v[k.n - 1] = NULL;
     rc = 0;
 out:
@@ -1048,22 +821,22 @@ static int parse_header(parser_t *p, toml_value_t *root, toml_value_t **cur)
     toml_value_t *t = root;
     for (size_t i = 0; i < k.n; i++) {
         bool last = i + 1 == k.n;
-        toml_value_t *v = table_find(t, k.v[i]);
+        toml_value_t *v = toml_tree_find(t, k.v[i]);
         if (!v) {
             if (last && aot) {
-                v = value_new(TOML_ARRAY, ARR_TABLES, p->line);
-                array_push(v, value_new(TOML_TABLE, TBL_HEADER, p->line));
+                v = toml_tree_value(TOML_ARRAY, ARR_TABLES, p->line);
+                toml_tree_push(v, toml_tree_value(TOML_TABLE, TBL_HEADER, p->line));
             } else {
-                v = value_new(TOML_TABLE, last ? TBL_HEADER : TBL_IMPLICIT, p->line);
+                v = toml_tree_value(TOML_TABLE, last ? TBL_HEADER : TBL_IMPLICIT, p->line);
             }
-            table_add(t, k.v[i], v);
+            toml_tree_add(t, k.v[i], v);
             k.v[i] = NULL;
         } else if (last && aot) {
             if (v->kind != TOML_ARRAY || v->origin != ARR_TABLES) {
                 not_a_table(p, v, "append to it with [[...]]");
                 goto out;
             }
-            array_push(v, value_new(TOML_TABLE, TBL_HEADER, p->line));
+            toml_tree_push(v, toml_tree_value(TOML_TABLE, TBL_HEADER, p->line));
         } else if (last) {
             if (v->kind == TOML_TABLE && v->origin == TBL_IMPLICIT) {
                 v->origin = TBL_HEADER;
@@ -1107,7 +880,7 @@ int toml_parse(const char *text, size_t len, const char *filename, toml_value_t 
                   .line = 1,
                   .file = filename ? filename : "<toml>",
                   .err = err};
-    toml_value_t *root = value_new(TOML_TABLE, TBL_HEADER, 1), *cur = root;
+    toml_value_t *root = toml_tree_value(TOML_TABLE, TBL_HEADER, 1), *cur = root;
     *out = NULL;
     int rc = check_utf8(&p);
     if (p.len >= 3 && !memcmp(p.s, "\xEF\xBB\xBF", 3)) p.pos = 3; /* byte order mark */
