@@ -1,6 +1,7 @@
 /* app.c — see app.h. */
 #include "app.h"
 
+#include "cache.h"
 #include "daemon.h"
 #include "embedpass.h"
 #include "log.h"
@@ -18,6 +19,7 @@ int app_open(app_t *a, const app_overrides_t *ov, err_t *err)
 {
     memset(a, 0, sizeof *a);
     a->lock_fd = -1;
+    a->cache_fd = -1;
     index_state_init(&a->state);
     pthread_mutex_init(&a->emb_mu, NULL);
     pthread_cond_init(&a->embed_cv, NULL);
@@ -69,6 +71,8 @@ void app_close(app_t *a)
     a->query_store = NULL;
     daemon_lock_release(a->lock_fd);
     a->lock_fd = -1;
+    cache_leave(a->cache_fd); /* last: the index may be evicted from now on */
+    a->cache_fd = -1;
     config_free(&a->config);
     project_free(&a->project);
     index_state_destroy(&a->state);
@@ -284,9 +288,46 @@ static void *takeover_main(void *arg)
     return NULL;
 }
 
+/* Logs what the start-up eviction removed. */
+static void log_clean(const app_t *a, const cache_report_t *r)
+{
+    char size[32], cap[32];
+    cache_format_size(a->config.cache_max_bytes, cap, sizeof cap);
+    for (size_t i = 0; i < r->n_removed; i++) {
+        const cache_entry_t *e = &r->removed[i];
+        cache_format_size(e->bytes, size, sizeof size);
+        if (!e->path)
+            log_info("cache: removed the folder %s of an unknown project (%s)", e->hash, size);
+        else if (!e->exists)
+            log_info("cache: removed the index of %s (%s): the project no longer exists", e->path,
+                     size);
+        else
+            log_info("cache: removed the index of %s (%s), least recently used, to keep the "
+                     "cache under cache.max_size (%s)",
+                     e->path, size, cap);
+    }
+}
+
+int app_enter_cache(app_t *a, bool clean, err_t *err)
+{
+    if (a->cache_fd < 0 && cache_enter(&a->project, &a->cache_fd, err) != 0) return -1;
+    if (!clean || a->cache_cleaned) return 0;
+    a->cache_cleaned = true;
+    char *root = cache_root();
+    cache_report_t rep;
+    err_t cerr;
+    if (cache_clean(root, a->config.cache_max_bytes, a->project.hash8, &rep, &cerr) != 0)
+        log_warn("cache: could not clean %s: %s", root, cerr.msg);
+    log_clean(a, &rep);
+    cache_report_free(&rep);
+    free(root);
+    return 0;
+}
+
 int app_start_background(app_t *a, err_t *err)
 {
     if (project_ensure_cache_dir(&a->project, err) != 0) return -1;
+    if (app_enter_cache(a, true, err) != 0) return -1;
     int fd;
     int got = daemon_lock_try(a->project.lock_path, &fd, err);
     if (got < 0) return -1;
@@ -307,6 +348,7 @@ int app_start_background(app_t *a, err_t *err)
 int app_index_foreground(app_t *a, err_t *err)
 {
     if (project_ensure_cache_dir(&a->project, err) != 0) return -1;
+    if (app_enter_cache(a, true, err) != 0) return -1;
     int fd;
     int got = daemon_lock_try(a->project.lock_path, &fd, err);
     if (got < 0) return -1;

@@ -26,6 +26,8 @@ typedef struct {
     store_t *query_store;   /* read-only connection for requests; opened lazily */
     atomic_int role_owner;  /* 1 when this process holds daemon.lock */
     int lock_fd;
+    int cache_fd;           /* cache_enter's lock on the project folder; -1 before */
+    bool cache_cleaned;     /* the start-up eviction ran */
     volatile int stop;      /* asks background threads to finish */
     pthread_t index_thread, takeover_thread, embed_thread;
     bool index_thread_started, takeover_thread_started, embed_thread_started;
@@ -62,11 +64,19 @@ typedef struct {
 int app_open(app_t *a, const app_overrides_t *ov, err_t *err);
 void app_close(app_t *a); /* stops threads (waits at most for the batch in flight) */
 
-/* Serving: elect; the owner indexes in a background thread, a reader waits to take over. */
+/* Registers this process as a user of the project's cache folder (cache_enter: creates
+ * it, records the access, holds its in-use lock until app_close) and, with clean, runs the
+ * start-up eviction once: cache_clean to cache.max_size, never this project, logging what
+ * it removed at info level (a failed clean is only a warning). Idempotent. Returns -1 with
+ * err when the folder cannot be entered. */
+int app_enter_cache(app_t *a, bool clean, err_t *err);
+
+/* Serving: enters the cache (with the start-up clean), then elects; the owner indexes in a
+ * background thread, a reader waits to take over. */
 int app_start_background(app_t *a, err_t *err);
 
-/* CLI `index`: takes ownership (waiting for another owner to finish if needed) and runs a
- * catch-up pass in this thread. Returns 0, or -1 with err. */
+/* CLI `index`: enters the cache (with the start-up clean), takes ownership (waiting for another
+ * owner to finish if needed) and runs a catch-up pass in this thread. Returns 0, or -1 with err. */
 int app_index_foreground(app_t *a, err_t *err);
 /* True when a complete keyword pass exists on disk. */
 bool app_index_complete(app_t *a);

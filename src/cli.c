@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include "app.h"
+#include "cli_cache.h"
 #include "cli_embed.h"
 #include "daemon.h"
 #include "log.h"
@@ -26,6 +27,9 @@ static const char *const usage_main =
     "  status           Show the state of the project's index\n"
     "  embed TEXT...    Print embedding vectors (or --tokens) from the local engine\n"
     "  model list|pull  List known and downloaded embedding models, or download one\n"
+    "  cache status|clean|purge\n"
+    "                   List the project indexes in the cache, evict the least recently used\n"
+    "                   down to cache.max_size, or delete them (purge PATH|. for one)\n"
     "\n"
     "Global options:\n"
     "  --path DIR       Project root (default: the current directory)\n"
@@ -418,7 +422,7 @@ static int do_status(app_t *app, const args_t *a)
     return 0;
 }
 
-/* embed and model have their own grammar: hand them everything after the command word,
+/* embed, model and cache have their own grammar: hand them everything after the command word,
  * keeping the global options given before it. */
 static int dispatch_engine_commands(int argc, char **argv, int *rc)
 {
@@ -435,6 +439,9 @@ static int dispatch_engine_commands(int argc, char **argv, int *rc)
             return 1;
         } else if (!strcmp(s, "model")) {
             *rc = cli_model_main(argc - i, argv + i, path);
+            return 1;
+        } else if (!strcmp(s, "cache")) {
+            *rc = cli_cache_main(argc - i, argv + i, path);
             return 1;
         } else {
             return 0;
@@ -473,6 +480,9 @@ int cli_main(int argc, char **argv)
         app_close(&app);
         return CLI_FAIL;
     }
+    /* Mark the project in use so no eviction deletes its index under us; `index` also
+     * evicts other projects down to cache.max_size (app_index_foreground). */
+    if (app_enter_cache(&app, !strcmp(a.command, "index"), &err) != 0) log_warn("%s", err.msg);
     if (!strcmp(a.command, "index")) rc = do_index(&app, &err);
     else if (!strcmp(a.command, "search")) rc = do_search(&app, &a, &err);
     else rc = do_status(&app, &a);
