@@ -78,6 +78,18 @@ void app_close(app_t *a)
     index_state_destroy(&a->state);
 }
 
+/* After a pass, and when the owner has been idle for a second after updates: copy the WAL
+ * into the database and empty it (a bulk pass grows it to tens of MiB; SQLite never shrinks
+ * it by itself), so an index at rest takes only its database file. Readers in the middle of
+ * a query make it busy: then it is tried again at the next idle moment. */
+static void checkpoint(app_t *a, store_t *w, int wait_ms)
+{
+    err_t err;
+    int rc = store_checkpoint(w, wait_ms, &err);
+    if (rc < 0) log_warn("%s", err.msg);
+    atomic_store(&a->wal_pending, rc != 0);
+}
+
 static int run_catchup(app_t *a, err_t *err)
 {
     store_t *w = store_open(a->project.db_path, false, err);
@@ -94,6 +106,7 @@ static int run_catchup(app_t *a, err_t *err)
     err_t perr;
     if (rc == 0 && store_log_prune(w, APP_CHUNK_LOG_KEEP, &perr) != 0)
         log_warn("cannot prune the chunk log: %s", perr.msg);
+    if (rc == 0) checkpoint(a, w, 1000);
     store_close(w);
     return rc < 0 ? -1 : 0;
 }
@@ -151,6 +164,7 @@ static int run_embedding(app_t *a, err_t *err)
                      a->embed_progress, a->progress_ctx},
     };
     int rc = embedpass_run(w, &o, err);
+    if (rc == 0) checkpoint(a, w, 1000);
     store_close(w);
     free(spec);
     return rc < 0 ? -1 : 0;
@@ -233,7 +247,11 @@ static void watch_loop(app_t *a)
                               : indexer_update(w, &o, b.paths, b.n, &err);
             if (r < 0) log_error("updating the index failed: %s", err.msg);
             if (catchup) last_catchup = time_mono_ms();
+            atomic_store(&a->wal_pending, 1);
             wake_embedder(a);
+        } else if (rc == 0 && atomic_load(&a->wal_pending) && !a->stop) {
+            if (!w) w = store_open(a->project.db_path, false, &err);
+            if (w) checkpoint(a, w, 200);
         }
         watch_batch_free(&b);
     }

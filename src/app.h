@@ -32,6 +32,7 @@ typedef struct {
     pthread_t index_thread, takeover_thread, embed_thread;
     bool index_thread_started, takeover_thread_started, embed_thread_started;
     atomic_int busy_threads; /* background threads still running (serve waits on it) */
+    atomic_int wal_pending;  /* the owner wrote since the WAL was last emptied */
     pthread_cond_t embed_cv; /* wakes the embedding thread when chunks changed (state.mu) */
     bool embed_wake;
     char watch_msg[600];     /* why the watcher misses changes, "" when fine (state.mu) */

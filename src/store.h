@@ -48,7 +48,8 @@ typedef struct store store_t;
  * does not exist, is not an embecode index, is not initialised yet, or has a schema version
  * other than ours (older: the owner process upgrades it; newer: upgrade embecode).
  * read-write: creates the file and schema, or migrates an older schema, in one transaction;
- * refuses a newer schema; sets journal_mode=WAL and synchronous=NORMAL.
+ * refuses a newer schema; sets journal_mode=WAL, synchronous=NORMAL, a 16 MiB WAL size limit
+ * and, for a new file, 16 KiB pages.
  * Both: busy_timeout STORE_BUSY_TIMEOUT_MS; registers the FTS5 tokenizer.
  * Returns NULL with err on failure. Free with store_close(). */
 store_t *store_open(const char *db_path, bool readonly, err_t *err);
@@ -57,6 +58,11 @@ void store_close(store_t *s);
 bool store_is_readonly(const store_t *s);
 /* Changes how long a statement waits for another connection's lock (ms, >= 0). */
 void store_set_busy_timeout(store_t *s, int ms);
+/* Copies the WAL into the database file and truncates the WAL to zero bytes, so an index at
+ * rest takes no more disk than its database. Waits up to wait_ms for other connections'
+ * readers and writers. Returns 0 when done, 1 when they kept it busy (the WAL stays as it
+ * is; nothing is lost), -1 with err when read-only, inside a batch or on an I/O error. */
+int store_checkpoint(store_t *s, int wait_ms, err_t *err);
 
 /* ---- files ---- */
 

@@ -5,6 +5,8 @@
 // outputSchema (the SDK checks it too) and that the text block parses to the same object.
 // Usage: EMBECODE_BIN=build/embecode node tests/e2e/test_mcp_sdk.mjs
 import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { LoggingMessageNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
@@ -21,10 +23,11 @@ import {
 } from "./lib.mjs";
 
 const repo = makeRepo(SAMPLE_FILES);
+const env = isolatedEnv();
 const transport = new StdioClientTransport({
   command: BIN,
   args: ["--path", repo],
-  env: isolatedEnv(),
+  env,
   stderr: "pipe",
 });
 let stderr = "";
@@ -92,6 +95,16 @@ test("index_status: reaches all files and matches its schema", async () => {
   assert.ok(status.total_chunks >= Object.keys(SAMPLE_FILES).length);
   assert.equal(status.progress, 1);
   assert.ok(status.last_updated === null || !Number.isNaN(Date.parse(status.last_updated)));
+});
+
+test("index at rest: the server empties the WAL once its passes are done", async () => {
+  const dir = path.join(env.XDG_CACHE_HOME, "embecode");
+  const hashDir = fs.readdirSync(dir).find((d) => fs.existsSync(path.join(dir, d, "index.db")));
+  assert.ok(hashDir, `an index folder under ${dir}`);
+  const wal = path.join(dir, hashDir, "index.db-wal");
+  const size = () => (fs.existsSync(wal) ? fs.statSync(wal).size : 0);
+  for (let i = 0; i < 100 && size() > 0; i++) await sleep(100);
+  assert.equal(size(), 0, "WAL bytes while the server is idle");
 });
 
 test("search_code keyword finds an exact identifier first", async () => {

@@ -100,6 +100,12 @@ try {
   ok(requests > 10, "reader answered throughout", `${requests} requests`);
   ok(sawResults, "reader returned results from the shared index");
   ok(/takes over/.test(b.stderr), "takeover is logged");
+  // B's readers kept the WAL in use while it indexed; once the pass is done it is emptied.
+  const cacheDir = path.join(work, "cache", "embecode");
+  const wal = fs.readdirSync(cacheDir).map((d) => path.join(cacheDir, d, "index.db-wal")).find((f) => fs.existsSync(f));
+  const walSize = () => (wal && fs.existsSync(wal) ? fs.statSync(wal).size : 0);
+  await waitFor(async () => walSize() === 0, 3000, "the WAL to be emptied").catch(() => {});
+  ok(walSize() === 0, "WAL is empty once the pass is done", `${walSize()} bytes`);
 
   // A third process joins as a reader and sees the same data.
   const c = start("C"); procs.push(c);

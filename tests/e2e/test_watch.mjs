@@ -63,6 +63,13 @@ test("file changes reach owner and reader within seconds", async () => {
 
     const st = await call(owner, "index_status");
     assert(!st.message || !/watcher/i.test(st.message), `watcher healthy: ${st.message}`);
+
+    // Both processes keep connections open, so only the owner's checkpoint empties the WAL
+    // the updates wrote; it does so once it has been idle for a second.
+    const dir = path.join(env.XDG_CACHE_HOME, "embecode");
+    const wal = fs.readdirSync(dir).map((d) => path.join(dir, d, "index.db-wal")).find((f) => fs.existsSync(f));
+    assert(wal, "the owner's WAL exists while processes are connected");
+    await until(async () => fs.statSync(wal).size === 0, 5000, "the WAL to be emptied at rest");
   } finally {
     await owner.close();
     await reader.close();

@@ -2,6 +2,7 @@
 #include "t_sqlite.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "ftstok.h"
@@ -696,6 +697,65 @@ static void test_second_writer_gets_a_clear_busy_error(void)
     free(path);
 }
 
+static int64_t wal_size(const char *path)
+{
+    char *wal = xasprintf("%s-wal", path);
+    struct stat st;
+    int64_t n = stat(wal, &st) == 0 ? (int64_t)st.st_size : -1;
+    free(wal);
+    return n;
+}
+
+/* A new index uses 16 KiB pages; a checkpoint empties the WAL, but only once no reader is
+ * using it (a busy reader postpones it without losing anything). */
+static void test_checkpoint_truncates_the_wal_once_readers_are_done(void)
+{
+    err_t err;
+    char *path = t_db_path("idx");
+    store_t *w = store_open(path, false, &err);
+    T_CHECK(w != NULL);
+    if (!w) return;
+    sqlite3 *db = raw_open(path);
+    char *ps = raw_text(db, "PRAGMA page_size");
+    T_EQ_STR(ps, "16384");
+    free(ps);
+
+    T_EQ_INT(store_batch_begin(w, &err), 0);
+    for (int i = 0; i < 50; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "f%d.py", i);
+        T_EQ_INT(put1(w, name, "checkpointed words", &err), 0);
+    }
+    T_EQ_INT(store_checkpoint(w, 0, &err), -1);
+    T_CHECK(strstr(err.msg, "inside a batch") != NULL);
+    T_EQ_INT(store_batch_commit(w, &err), 0);
+    int64_t before = wal_size(path);
+    T_CHECK(before > 0);
+
+    /* A reader in the middle of a read transaction keeps the WAL. */
+    T_EQ_INT(sqlite3_exec(db, "BEGIN; SELECT count(*) FROM chunks;", NULL, NULL, NULL),
+             SQLITE_OK);
+    T_EQ_INT(store_checkpoint(w, 20, &err), 1);
+    T_EQ_INT(wal_size(path), before);
+    T_EQ_INT(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+
+    T_EQ_INT(store_checkpoint(w, 1000, &err), 0);
+    T_EQ_INT(wal_size(path), 0);
+    T_EQ_INT(find(w, "checkpointed", NULL).n, 50);
+    char *n = raw_text(db, "SELECT count(*) FROM files");
+    T_EQ_STR(n, "50");
+    free(n);
+    sqlite3_close(db);
+
+    store_t *r = store_open(path, true, &err);
+    T_CHECK(r != NULL);
+    T_EQ_INT(store_checkpoint(r, 0, &err), -1);
+    T_CHECK(strstr(err.msg, "read-only") != NULL);
+    store_close(r);
+    store_close(w);
+    free(path);
+}
+
 /* A writer killed with SIGKILL in the middle of a batch leaves the committed state. */
 static void test_kill_during_batch_keeps_last_commit(void)
 {
@@ -830,6 +890,7 @@ int main(void)
     T_RUN(test_embedded_chunks_counted_per_model);
     T_RUN(test_readers_see_committed_data_while_writer_batch_is_open);
     T_RUN(test_second_writer_gets_a_clear_busy_error);
+    T_RUN(test_checkpoint_truncates_the_wal_once_readers_are_done);
     T_RUN(test_kill_during_batch_keeps_last_commit);
     T_RUN(test_path_prefix_is_literal_and_bytewise);
     T_RUN(test_definition_names_drop_kind_labels);
