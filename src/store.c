@@ -64,6 +64,10 @@ static const char *const stmt_sql[ST__COUNT] = {
                   "c.end_line, top.r FROM top JOIN chunks c ON c.id = top.id "
                   "JOIN files f ON f.id = c.file_id ORDER BY top.r, c.id",
     [ST_TERM_DOCS] = "SELECT doc FROM temp.fts_vocab WHERE term = ?1",
+    /* Rows holding the term in one of the name columns: a lower bound of those holding it in
+     * either (FTS5 counts the rows a column-filtered phrase matches for its IDF). */
+    [ST_TERM_NAME_DOCS] = "SELECT coalesce(max(doc), 0) FROM temp.fts_vocab_col WHERE term = ?1 "
+                          "AND col IN ('path', 'definitions')",
     [ST_CHUNK_BOUND] = "SELECT coalesce(max(id), 0) FROM chunks",
     /* With a path prefix the filter applies before ranking (never "top k, then filter"). */
     [ST_SEARCH_PREFIX] = "WITH top AS (SELECT c.id AS id, bm25(fts, " FTS_WEIGHTS ") AS r FROM fts "
@@ -834,28 +838,48 @@ int store_keyword_search(store_t *s, const char *fts_query, const char *path_pre
     return ok ? 0 : -1;
 }
 
-int store_term_docs(store_t *s, const char *term, int64_t *docs, err_t *err)
+static int term_count(store_t *s, store_stmt_id_t id, const char *term, int64_t *n, err_t *err)
 {
-    *docs = 0;
-    if (!s->vocab_ready) {
-        /* A temp table: works on read-only connections and leaves the file untouched. */
-        if (store_exec(s,
-                       "CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_vocab USING "
-                       "fts5vocab(main, fts, row)",
-                       "creating the vocabulary view", err) != 0)
-            return -1;
-        s->vocab_ready = true;
-    }
-    sqlite3_stmt *st = store_stmt(s, ST_TERM_DOCS, err);
+    *n = 0;
+    sqlite3_stmt *st = store_stmt(s, id, err);
     if (!st) return -1;
     sqlite3_bind_text(st, 1, term, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) *docs = sqlite3_column_int64(st, 0);
+    if (rc == SQLITE_ROW) *n = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return store_sql_fail(s, err, "reading term statistics");
     return 0;
+}
+
+static int vocab_ready(store_t *s, err_t *err)
+{
+    if (s->vocab_ready) return 0;
+    /* Temp tables: work on read-only connections and leave the file untouched. */
+    if (store_exec(s,
+                   "CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_vocab USING "
+                   "fts5vocab(main, fts, row);"
+                   "CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_vocab_col USING "
+                   "fts5vocab(main, fts, col)",
+                   "creating the vocabulary view", err) != 0)
+        return -1;
+    s->vocab_ready = true;
+    return 0;
+}
+
+int store_term_docs(store_t *s, const char *term, int64_t *docs, err_t *err)
+{
+    *docs = 0;
+    if (vocab_ready(s, err) != 0) return -1;
+    return term_count(s, ST_TERM_DOCS, term, docs, err);
+}
+
+int store_term_name_docs(store_t *s, const char *term, int64_t *docs, err_t *err)
+{
+    *docs = 0;
+    if (vocab_ready(s, err) != 0) return -1;
+    return term_count(s, ST_TERM_NAME_DOCS, term, docs, err);
 }
 
 int store_chunk_count_bound(store_t *s, int64_t *n, err_t *err)

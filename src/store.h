@@ -168,6 +168,10 @@ int store_keyword_search(store_t *s, const char *fts_query, const char *path_pre
  * and an upper bound of the number of chunks (for relative thresholds). Used by search to
  * keep very common words from dominating query cost. 0 / -1 with err. */
 int store_term_docs(store_t *s, const char *term, int64_t *docs, err_t *err);
+/* A lower bound of the number of chunks holding `term` in the path or definitions column
+ * (the larger of the two columns' counts; a slower lookup than store_term_docs).
+ * 0 / -1 with err. */
+int store_term_name_docs(store_t *s, const char *term, int64_t *docs, err_t *err);
 int store_chunk_count_bound(store_t *s, int64_t *n, err_t *err);
 
 /* ---- testing ---- */

@@ -29,6 +29,7 @@ typedef enum {
     ST_SEARCH,
     ST_SEARCH_PREFIX,
     ST_TERM_DOCS,
+    ST_TERM_NAME_DOCS,
     ST_CHUNK_BOUND,
     ST__COUNT
 } store_stmt_id_t;

@@ -278,6 +278,55 @@ static void test_definitions_and_file_names_outweigh_body_text(void)
     store_close(s);
 }
 
+/* Words in more than 1 % of chunks (and over 2000) count only in paths and definitions in
+ * the first query; one in the names of over half of all chunks carries no weight (FTS5
+ * clamps its IDF) and is dropped while another term remains, without changing any score. */
+static void test_common_words_are_limited_and_weightless_ones_dropped(void)
+{
+    err_t err;
+    store_t *s = new_store(NULL);
+    T_EQ_INT(store_batch_begin(s, &err), 0);
+    char name[32], body[64];
+    for (int i = 0; i < 3000; i++) {
+        snprintf(name, sizeof name, "inc/gen_%d.h", i);
+        snprintf(body, sizeof body, "int value_%d;\n", i);
+        put(s, name, "", body, 1);
+    }
+    put(s, "src/target.c", "function frobnicate", "void frobnicate(void) { }\n", 1);
+    put(s, "inc/frob_decl.h", "", "void frobnicate(void);\n", 1);
+    T_EQ_INT(store_batch_commit(s, &err), 0);
+
+    cJSON *alone = run(s, "frobnicate", SEARCH_KEYWORD, 10, NULL, &err);
+    cJSON *with_h = run(s, "frobnicate h", SEARCH_KEYWORD, 10, NULL, &err);
+    T_EQ_INT(cJSON_GetArraySize(results_of(alone)), 2);
+    T_EQ_INT(cJSON_GetArraySize(results_of(with_h)), 2); /* no rows matching only `h` */
+    for (int i = 0; i < 2; i++) {
+        T_EQ_STR(str_at(with_h, i, "file_path"), str_at(alone, i, "file_path"));
+        double a = cJSON_GetObjectItem(cJSON_GetArrayItem(results_of(alone), i), "score")->valuedouble;
+        double b = cJSON_GetObjectItem(cJSON_GetArrayItem(results_of(with_h), i), "score")->valuedouble;
+        T_CHECK(fabs(a - b) < 1e-3);
+    }
+    T_EQ_STR(str_at(alone, 0, "file_path"), "src/target.c");
+    cJSON_Delete(alone);
+    cJSON_Delete(with_h);
+
+    /* only weightless terms: kept, so the query still answers */
+    cJSON *r = run(s, "h", SEARCH_KEYWORD, 10, NULL, &err);
+    T_EQ_INT(cJSON_GetArraySize(results_of(r)), 10);
+    cJSON_Delete(r);
+
+    /* `value` is in every body but no name: limited to names it matches nothing beside
+     * frobnicate, and alone it falls back to the full query */
+    r = run(s, "frobnicate value", SEARCH_KEYWORD, 10, NULL, &err);
+    T_EQ_INT(cJSON_GetArraySize(results_of(r)), 2);
+    cJSON_Delete(r);
+    r = run(s, "value", SEARCH_KEYWORD, 10, NULL, &err);
+    T_EQ_INT(cJSON_GetArraySize(results_of(r)), 10);
+    T_CHECK(strncmp(str_at(r, 0, "file_path"), "inc/gen_", 8) == 0);
+    cJSON_Delete(r);
+    store_close(s);
+}
+
 /* The prefix filters before ranking: a folder whose chunks rank low overall still yields
  * top_k results from that folder. */
 static void test_path_prefix_applies_before_ranking(void)
@@ -467,6 +516,7 @@ int main(void)
     T_RUN(test_top_k_limits_results);
     T_RUN(test_exact_identifier_ranks_its_definition_first);
     T_RUN(test_definitions_and_file_names_outweigh_body_text);
+    T_RUN(test_common_words_are_limited_and_weightless_ones_dropped);
     T_RUN(test_path_prefix_applies_before_ranking);
     T_RUN(test_result_json_shape);
     T_RUN(test_semantic_and_hybrid_fall_back_with_a_note);
