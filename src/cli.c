@@ -480,9 +480,9 @@ int cli_main(int argc, char **argv)
         app_close(&app);
         return CLI_FAIL;
     }
-    /* Mark the project in use so no eviction deletes its index under us; `index` also
-     * evicts other projects down to cache.max_size (app_index_foreground). */
-    if (app_enter_cache(&app, !strcmp(a.command, "index"), &err) != 0) log_warn("%s", err.msg);
+    /* Mark the project in use so no eviction deletes its index under us; building an index
+     * (app_index_foreground) also evicts other projects down to cache.max_size. */
+    if (app_enter_cache(&app, false, &err) != 0) log_warn("%s", err.msg);
     if (!strcmp(a.command, "index")) rc = do_index(&app, &err);
     else if (!strcmp(a.command, "search")) rc = do_search(&app, &a, &err);
     else rc = do_status(&app, &a);

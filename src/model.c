@@ -15,6 +15,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "cache.h"
+
 #include "hash.h"
 
 #define HF_BASE "https://huggingface.co"
@@ -72,9 +74,9 @@ char *model_preset_url(const model_preset_t *p)
 
 char *model_dir(void)
 {
-    char *cache = xdg_cache_home();
-    char *dir = path_join(cache, "embecode/models");
-    free(cache);
+    char *root = cache_root();
+    char *dir = path_join(root, "models");
+    free(root);
     return dir;
 }
 

@@ -1,6 +1,7 @@
 /* project.c — see project.h. */
 #include "project.h"
 
+#include "cache.h"
 #include "hash.h"
 
 #include <errno.h>
@@ -32,13 +33,11 @@ int project_resolve(project_t *p, const char *path, err_t *err)
     hash_sha1_hex(root, strlen(root), hex);
     memcpy(p->hash8, hex, 8);
     p->hash8[8] = 0;
-    char *cache = xdg_cache_home();
-    char *base = path_join(cache, "embecode");
+    char *base = cache_root();
     p->root = root;
     p->cache_dir = path_join(base, p->hash8);
     p->db_path = path_join(p->cache_dir, "index.db");
     p->lock_path = path_join(p->cache_dir, "daemon.lock");
-    free(cache);
     free(base);
     return 0;
 }

@@ -59,18 +59,25 @@ static int add_term(void *ctx, const char *tok, size_t len, bool part, size_t st
     return t->n == SEARCH_MAX_TERMS; /* full: stop the walk */
 }
 
-/* Joins terms with OR; terms flagged `common` only match in the path and definitions
- * columns. Frees the terms. */
-static char *join_terms(terms_t *t, const bool *common)
+/* Where a term may match in the first keyword query. */
+typedef enum {
+    TERM_ANYWHERE = 0,
+    TERM_NAMES, /* common word: only the path and definitions columns */
+    TERM_LEFT_OUT, /* weightless word: not in the query */
+} term_scope_t;
+
+/* Joins terms with OR, each as its scope says (scope NULL: all anywhere). Frees the terms. */
+static char *join_terms(terms_t *t, const term_scope_t *scope)
 {
     /* Tokens hold only word characters (never '"'), so quoting makes each a literal string;
      * FTS5 re-tokenizes it with our tokenizer in query mode, yielding exactly that token. */
     sbuf_t q = {0};
     for (size_t i = 0; i < t->n; i++) {
-        const char *sep = i ? " OR " : "";
-        if (common && common[i])
+        term_scope_t sc = scope ? scope[i] : TERM_ANYWHERE;
+        const char *sep = q.len ? " OR " : "";
+        if (sc == TERM_NAMES)
             sbuf_printf(&q, "%s({path definitions} : \"%s\")", sep, t->terms[i]);
-        else
+        else if (sc == TERM_ANYWHERE)
             sbuf_printf(&q, "%s\"%s\"", sep, t->terms[i]);
         free(t->terms[i]);
     }
@@ -98,42 +105,35 @@ static char *fts_query_fast(store_t *s, const char *text, bool *restricted)
     terms_t t = {.n = 0};
     if (text) ftstok_split(text, strlen(text), true, add_term, &t);
     if (t.n == 0) return NULL;
-    bool common[SEARCH_MAX_TERMS] = {false}, weightless[SEARCH_MAX_TERMS] = {false};
+    term_scope_t scope[SEARCH_MAX_TERMS] = {TERM_ANYWHERE};
     int64_t bound = 0, docs, name_docs;
-    size_t n_weightless = 0;
+    size_t n_left_out = 0;
     err_t err;
     if (store_chunk_count_bound(s, &bound, &err) == 0) {
         int64_t threshold = EC_MAX(SEARCH_COMMON_TERM_MIN, bound / 100);
         for (size_t i = 0; i < t.n; i++) {
             if (store_term_docs(s, t.terms[i], &docs, &err) != 0) break;
-            common[i] = docs > threshold;
-            /* common terms only match in paths and definitions, where FTS5 takes their
-             * IDF from: more than half of all rows there means it is clamped to 1e-6 */
-            if (common[i] && docs * 2 > bound) {
+            if (docs <= threshold) continue;
+            scope[i] = TERM_NAMES;
+            *restricted = true;
+            /* A word in the names of more than half of all chunks gets FTS5's minimum IDF
+             * (1e-6; limited to names, its IDF comes from there): it cannot move any score,
+             * yet ranking visits every row it matches (`h` in the paths of a header-heavy
+             * tree: 90 % of chunks, 90 ms per query). It is left out while another term
+             * remains; rows that matched only it would have ranked last, scoring about 0. */
+            if (docs * 2 > bound) {
                 if (store_term_name_docs(s, t.terms[i], &name_docs, &err) != 0) break;
-                weightless[i] = name_docs * 2 > bound;
+                if (name_docs * 2 > bound) {
+                    scope[i] = TERM_LEFT_OUT;
+                    n_left_out++;
+                }
             }
-            n_weightless += weightless[i];
-            *restricted = *restricted || common[i];
         }
     }
-    /* A term in the names of more than half of all chunks gets FTS5's minimum IDF (1e-6): it
-     * cannot move any score, yet ranking visits every row it matches (`h` in the paths of a
-     * header-heavy tree: 90 % of chunks, 90 ms per query). Left out while another term
-     * remains; rows that matched only it would have ranked last with a score of about 0. */
-    if (n_weightless < t.n) {
-        size_t k = 0;
-        for (size_t i = 0; i < t.n; i++) {
-            if (weightless[i]) {
-                free(t.terms[i]);
-                continue;
-            }
-            common[k] = common[i];
-            t.terms[k++] = t.terms[i];
-        }
-        t.n = k;
-    }
-    return join_terms(&t, common);
+    if (n_left_out == t.n)
+        for (size_t i = 0; i < t.n; i++)
+            scope[i] = TERM_NAMES; /* every term weightless: keep them all */
+    return join_terms(&t, scope);
 }
 
 /* ---- result building ---- */

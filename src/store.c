@@ -838,21 +838,6 @@ int store_keyword_search(store_t *s, const char *fts_query, const char *path_pre
     return ok ? 0 : -1;
 }
 
-static int term_count(store_t *s, store_stmt_id_t id, const char *term, int64_t *n, err_t *err)
-{
-    *n = 0;
-    sqlite3_stmt *st = store_stmt(s, id, err);
-    if (!st) return -1;
-    sqlite3_bind_text(st, 1, term, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) *n = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return store_sql_fail(s, err, "reading term statistics");
-    return 0;
-}
-
 static int vocab_ready(store_t *s, err_t *err)
 {
     if (s->vocab_ready) return 0;
@@ -868,17 +853,30 @@ static int vocab_ready(store_t *s, err_t *err)
     return 0;
 }
 
+/* Runs a one-value vocabulary query (ST_TERM_*) for term into *n (0 when absent). */
+static int term_count(store_t *s, store_stmt_id_t id, const char *term, int64_t *n, err_t *err)
+{
+    *n = 0;
+    if (vocab_ready(s, err) != 0) return -1;
+    sqlite3_stmt *st = store_stmt(s, id, err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, term, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) *n = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_sql_fail(s, err, "reading term statistics");
+    return 0;
+}
+
 int store_term_docs(store_t *s, const char *term, int64_t *docs, err_t *err)
 {
-    *docs = 0;
-    if (vocab_ready(s, err) != 0) return -1;
     return term_count(s, ST_TERM_DOCS, term, docs, err);
 }
 
 int store_term_name_docs(store_t *s, const char *term, int64_t *docs, err_t *err)
 {
-    *docs = 0;
-    if (vocab_ready(s, err) != 0) return -1;
     return term_count(s, ST_TERM_NAME_DOCS, term, docs, err);
 }
 

@@ -141,7 +141,7 @@ static int migrate_2_to_3(store_t *s, err_t *err)
                       "migrating schema 2 to 3", err);
 }
 
-/* The log's rows stay; from now on store.c appends them (store_log_add). */
+/* The log's rows stay; from now on store.c appends them (log_add). */
 static int migrate_3_to_4(store_t *s, err_t *err)
 {
     return store_exec(s,
